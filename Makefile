@@ -1,0 +1,88 @@
+# pageshim - build, test and demo.
+#
+#   make          build/libpageshim.so and build/pageshim
+#   make test     install what is missing, build, run every test
+#   make demo     install what is missing, build, kernel mmap vs pageshim side by side
+#   make V=1      show the commands;  make SANITIZE=address  build with a sanitizer
+#   make bench    the benchmark suite (issue 3)
+
+CC      ?= cc
+CFLAGS  ?= -O2 -g
+override CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers \
+		   -D_GNU_SOURCE -pthread -Ishim
+ifdef SANITIZE
+override CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer
+endif
+ifndef V
+Q := @
+endif
+
+B := build
+# Debian packages the build and the tests need: (package, file that proves it is there)
+DEPS := libxxhash-dev:/usr/include/xxhash.h uthash-dev:/usr/include/uthash.h \
+	libunwind-dev:/usr/include/libunwind.h sqlite3:/usr/bin/sqlite3 \
+	lmdb-utils:/usr/bin/mdb_load libncurses-dev:/usr/include/ncurses.h
+
+SHIM_SRC := $(wildcard shim/*.c)
+SHIM_OBJ := $(SHIM_SRC:shim/%.c=$(B)/shim/%.o)
+TOOL_SRC := $(wildcard tools/*.c)
+TOOL_OBJ := $(TOOL_SRC:tools/%.c=$(B)/tools/%.o)
+UNIT_SRC := $(wildcard tests/unit/*.c)
+SEM_SRC  := $(wildcard tests/sem/*.c)
+LIB_SRC  := $(wildcard tests/lib/*.c)
+TEST_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/unit/%) $(SEM_SRC:tests/sem/%.c=$(B)/tests/sem/%) \
+	    $(LIB_SRC:tests/lib/%.c=$(B)/tests/lib/%.so)
+
+.PHONY: all deps test demo bench clean
+all: $(B)/libpageshim.so $(B)/pageshim
+
+deps:
+	@missing=""; for d in $(DEPS); do [ -e "$${d#*:}" ] || missing="$$missing $${d%%:*}"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then echo "installing:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "missing packages; run: sudo apt-get install -y$$missing"; exit 1; fi; \
+	fi
+
+$(B)/shim/%.o: shim/%.c $(wildcard shim/*.h) | $(B)/shim
+	@echo "  CC  $<"
+	$(Q)$(CC) $(CFLAGS) -fPIC -fvisibility=hidden -c $< -o $@
+
+$(B)/libpageshim.so: $(SHIM_OBJ) shim/libpageshim.map
+	@echo "  LD  $@"
+	$(Q)$(CC) $(CFLAGS) -shared -Wl,-z,defs -Wl,--version-script=shim/libpageshim.map \
+		-o $@ $(SHIM_OBJ) -lxxhash -ldl
+
+$(B)/tools/%.o: tools/%.c $(wildcard tools/*.h) $(wildcard shim/*.h) | $(B)/tools
+	@echo "  CC  $<"
+	$(Q)$(CC) $(CFLAGS) -Itools -c $< -o $@
+
+$(B)/pageshim: $(TOOL_OBJ) $(B)/shim/options.o
+	@echo "  LD  $@"
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ -lm
+
+# Unit tests link the library's objects directly (no LD_PRELOAD, no interposition).
+$(B)/tests/unit/%: tests/unit/%.c tests/helpers.h $(filter-out $(B)/shim/interpose.o,$(SHIM_OBJ)) | $(B)/tests/unit
+	@echo "  CC  $<"
+	$(Q)$(CC) $(CFLAGS) -Itests -o $@ $< $(filter-out $(B)/shim/interpose.o,$(SHIM_OBJ)) -lxxhash -ldl
+
+# Semantic tests are ordinary programs: the runner runs each under the kernel and under pageshim.
+$(B)/tests/sem/%: tests/sem/%.c tests/helpers.h | $(B)/tests/sem
+	@echo "  CC  $<"
+	$(Q)$(CC) $(CFLAGS) -Itests -o $@ $< -ldl
+
+$(B)/tests/lib/%.so: tests/lib/%.c | $(B)/tests/lib
+	@echo "  CC  $<"
+	$(Q)$(CC) $(CFLAGS) -fPIC -shared -o $@ $< -ldl
+
+$(B)/shim $(B)/tools $(B)/tests/unit $(B)/tests/sem $(B)/tests/lib:
+	$(Q)mkdir -p $@
+
+test: deps all $(TEST_BIN)
+	$(Q)tests/run.sh
+
+demo: deps all
+	$(Q)tools/demo.sh
+
+clean:
+	rm -rf $(B)

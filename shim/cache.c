@@ -1,0 +1,233 @@
+/* cache.c - budget, eviction batches and zapping (see cache.h). */
+#include "cache.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "compat.h"
+#include "file.h"
+#include "log.h"
+#include "real.h"
+#include "region.h"
+#include "stats.h"
+
+/* Largest eviction batch: IOV_MAX ranges is what one process_madvise call
+ * takes; 512 pages also bounds how long a fill waits behind an eviction. */
+#define BATCH_MAX 512u
+#define BATCH_MIN 16u
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static struct ps_policy policy;
+static uint64_t budget;                 /* pages */
+static unsigned batch;                  /* pages per eviction */
+static uint64_t resident, peak, dirty;  /* pages (atomic) */
+
+static struct victim {
+	uintptr_t addr;
+	struct ps_region *r;
+	size_t page;
+	uint32_t node;
+} victims[BATCH_MAX];
+static struct iovec ranges[BATCH_MAX];
+
+int ps_cache_init(uint64_t budget_bytes, unsigned inflight_pages)
+{
+	budget = budget_bytes / PS_PAGE;
+	if (budget < 16)
+		budget = 16;
+	batch = (unsigned)(budget / 64);
+	batch = batch < BATCH_MIN ? BATCH_MIN : batch > BATCH_MAX ? BATCH_MAX : batch;
+	/* Nodes for the budget plus every page a fill may hold reserved. */
+	return ps_policy_init(&policy, (uint32_t)(budget + inflight_pages));
+}
+
+void ps_cache_lock(void) { pthread_mutex_lock(&lock); }
+void ps_cache_unlock(void) { pthread_mutex_unlock(&lock); }
+void ps_cache_wait(void) { ps_cache_lock(); ps_cache_unlock(); }
+
+void ps_cache_after_fork_child(void) { pthread_mutex_init(&lock, NULL); }
+
+uint64_t ps_cache_key(const struct ps_region *r, size_t page)
+{
+	return (r->file->id << 40) ^ (r->pgoff + page);
+}
+
+static int by_addr(const void *a, const void *b)
+{
+	uintptr_t x = ((const struct victim *)a)->addr, y = ((const struct victim *)b)->addr;
+	return x < y ? -1 : x > y;
+}
+
+void ps_cache_zap(struct iovec *iov, size_t n)
+{
+	static int refused;     /* the kernel has no process_madvise(MADV_DONTNEED) on self */
+	size_t i = 0;
+	if (!__atomic_load_n(&refused, __ATOMIC_RELAXED)) {
+		ssize_t done = real.process_madvise(PIDFD_SELF, iov, n, MADV_DONTNEED, 0);
+		if (done < 0 && errno == EBADF) {
+			/* before 6.14 there is no PIDFD_SELF */
+			int pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+			if (pidfd >= 0) {
+				done = real.process_madvise(pidfd, iov, n, MADV_DONTNEED, 0);
+				close(pidfd);
+			}
+		}
+		PS_COUNT(eviction_calls, 1);
+		if (done < 0) {
+			__atomic_store_n(&refused, 1, __ATOMIC_RELAXED);
+			ps_debug("process_madvise refused (%d): evicting with madvise", errno);
+			done = 0;
+		}
+		/* A short count means the ranges after `done` bytes were not advised. */
+		for (; i < n && (size_t)done >= iov[i].iov_len; i++)
+			done -= (ssize_t)iov[i].iov_len;
+	}
+	for (; i < n; i++) {
+		real.madvise(iov[i].iov_base, iov[i].iov_len, MADV_DONTNEED);
+		PS_COUNT(eviction_calls, 1);
+	}
+}
+
+/* Under the lock: evict up to `want` clean pages. Returns how many. */
+static unsigned evict(unsigned want)
+{
+	unsigned n = 0;
+	if (want > BATCH_MAX)
+		want = BATCH_MAX;
+	while (n < want) {
+		uint32_t node = ps_policy_victim(&policy);
+		if (!node)
+			break;
+		struct ps_node *nd = ps_policy_node(&policy, node);
+		struct ps_region *r = nd->owner;
+		uint32_t expect = PG_WORD(PG_CLEAN, node);
+		if (!page_cas(r, nd->page, &expect, PG_WORD(PG_BUSY, node))) {
+			/* Cannot happen while CLEAN changes only under this lock. */
+			ps_warn_once("internal: evicting a page that is not clean (word %#x)", expect);
+			continue;
+		}
+		victims[n++] = (struct victim){ region_addr(r, nd->page), r, nd->page, node };
+	}
+	if (!n)
+		return 0;
+	qsort(victims, n, sizeof *victims, by_addr);
+	size_t cnt = 0;
+	for (unsigned i = 0; i < n; i++) {
+		if (cnt && (uintptr_t)ranges[cnt - 1].iov_base + ranges[cnt - 1].iov_len == victims[i].addr)
+			ranges[cnt - 1].iov_len += PS_PAGE;
+		else
+			ranges[cnt++] = (struct iovec){ (void *)victims[i].addr, PS_PAGE };
+	}
+	ps_cache_zap(ranges, cnt);
+	for (unsigned i = 0; i < n; i++) {
+		page_store(victims[i].r, victims[i].page, PG_EMPTY);
+		ps_policy_retire(&policy, victims[i].node, ps_cache_key(victims[i].r, victims[i].page));
+	}
+	__atomic_fetch_sub(&resident, n, __ATOMIC_RELAXED);
+	PS_COUNT(evicted_pages, n);
+	return n;
+}
+
+void ps_cache_reserve(unsigned n)
+{
+	for (;;) {
+		uint64_t cur = __atomic_load_n(&resident, __ATOMIC_RELAXED);
+		if (cur + n > budget) {
+			ps_cache_lock();
+			unsigned got = 0;
+			if (__atomic_load_n(&resident, __ATOMIC_RELAXED) + n > budget)
+				got = evict(n > batch ? n : batch);
+			ps_cache_unlock();
+			if (got)
+				continue;
+			/* Nothing evictable: the rest is dirty or being filled. */
+			cur = __atomic_load_n(&resident, __ATOMIC_RELAXED);
+			if (cur + n > budget)
+				ps_warn_once("budget exceeded: every resident page is privately written or in flight");
+		}
+		if (__atomic_compare_exchange_n(&resident, &cur, cur + n, 0, __ATOMIC_RELAXED,
+						__ATOMIC_RELAXED))
+			break;
+	}
+	uint64_t now = __atomic_load_n(&resident, __ATOMIC_RELAXED);
+	uint64_t p = __atomic_load_n(&peak, __ATOMIC_RELAXED);
+	while (now > p && !__atomic_compare_exchange_n(&peak, &p, now, 1, __ATOMIC_RELAXED,
+						       __ATOMIC_RELAXED))
+		;
+}
+
+void ps_cache_unreserve(unsigned n)
+{
+	__atomic_fetch_sub(&resident, n, __ATOMIC_RELAXED);
+}
+
+void ps_cache_installed(struct ps_region *r, size_t page, enum ps_hint hint)
+{
+	int ghost;
+	uint32_t node = ps_policy_insert(&policy, ps_cache_key(r, page), r, (uint32_t)page, hint, &ghost);
+	if (!node) {
+		/* More in flight than the pool was sized for: keep the page, unevictable
+		 * until it is forgotten; counted like a dirty page. */
+		ps_warn_once("internal: eviction pool exhausted");
+		page_store(r, page, PG_WORD(PG_DIRTY, 0));
+		__atomic_fetch_add(&dirty, 1, __ATOMIC_RELAXED);
+		return;
+	}
+	if (ghost)
+		PS_COUNT(ghost_hits, 1);
+	page_store(r, page, PG_WORD(PG_CLEAN, node));
+}
+
+void ps_cache_installed_dirty(struct ps_region *r, size_t page)
+{
+	page_store(r, page, PG_WORD(PG_DIRTY, 0));
+	__atomic_fetch_add(&dirty, 1, __ATOMIC_RELAXED);
+}
+
+int ps_cache_make_dirty(struct ps_region *r, size_t page)
+{
+	uint32_t w = page_load(r, page);
+	if (PG_STATE(w) != PG_CLEAN)
+		return -EAGAIN;
+	ps_policy_remove(&policy, PG_NODE(w));
+	ps_cache_installed_dirty(r, page);
+	return 0;
+}
+
+void ps_cache_forget(struct ps_region *r, size_t page)
+{
+	uint32_t w = page_load(r, page);
+	switch (PG_STATE(w)) {
+	case PG_CLEAN:
+		ps_policy_remove(&policy, PG_NODE(w));
+		break;
+	case PG_DIRTY:
+		__atomic_fetch_sub(&dirty, 1, __ATOMIC_RELAXED);
+		break;
+	case PG_POISON:
+		page_store(r, page, PG_EMPTY);
+		return;
+	default:
+		return;
+	}
+	page_store(r, page, PG_EMPTY);
+	ps_cache_unreserve(1);
+}
+
+void ps_cache_retarget(uint32_t node, struct ps_region *r, size_t page)
+{
+	struct ps_node *nd = ps_policy_node(&policy, node);
+	nd->owner = r;
+	nd->page = (uint32_t)page;
+}
+
+void ps_cache_gauges(struct ps_cache_gauges *g)
+{
+	g->budget_pages = budget;
+	g->resident_pages = __atomic_load_n(&resident, __ATOMIC_RELAXED);
+	g->peak_pages = __atomic_load_n(&peak, __ATOMIC_RELAXED);
+	g->dirty_pages = __atomic_load_n(&dirty, __ATOMIC_RELAXED);
+}

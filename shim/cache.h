@@ -1,0 +1,70 @@
+/* cache.h - the memory budget and eviction.
+ *
+ * The bytes of a managed page live in the mapping itself (installed with
+ * UFFDIO_COPY), so "the cache" is the set of resident managed pages: the
+ * budget bounds them, the policy (policy.h) orders them, and eviction drops
+ * them from the mappings in batches: victims are sorted, coalesced into
+ * ranges and zapped with one process_madvise(MADV_DONTNEED) per batch, so a
+ * batch costs about one TLB shootdown instead of one per page.
+ *
+ * `resident` counts pages reserved for fills in flight, clean pages and
+ * dirty (privately written) pages. Dirty pages are never evicted: like the
+ * kernel's anonymous copy-on-write pages without swap, they stay; they count
+ * against the budget, which they may exceed only when nothing else is left.
+ *
+ * All transitions into and out of PG_CLEAN happen under the cache lock. */
+#ifndef PAGESHIM_CACHE_H
+#define PAGESHIM_CACHE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "policy.h"
+
+struct ps_region;
+
+int ps_cache_init(uint64_t budget_bytes, unsigned inflight_pages);
+
+/* Account n pages a fill is about to install, evicting first when the budget
+ * is full. Caller holds ps_regions_lock for reading. */
+void ps_cache_reserve(unsigned n);
+/* Give back n pages (a fill that installed fewer, pages that left). */
+void ps_cache_unreserve(unsigned n);
+
+void ps_cache_lock(void);
+void ps_cache_unlock(void);
+/* Wait for an eviction or refresh in progress (a page was PG_BUSY). */
+void ps_cache_wait(void);
+
+/* Under the cache lock: */
+/* A page was installed from the file: make it PG_CLEAN and evictable. */
+void ps_cache_installed(struct ps_region *r, size_t page, enum ps_hint hint);
+/* A page was installed already written (private write fault): PG_DIRTY. */
+void ps_cache_installed_dirty(struct ps_region *r, size_t page);
+/* A PG_CLEAN page was written privately: PG_DIRTY, no longer evictable.
+ * Returns 0, or -EAGAIN when the page is not clean. */
+int ps_cache_make_dirty(struct ps_region *r, size_t page);
+/* A resident page leaves (munmap, MADV_DONTNEED, truncate): PG_EMPTY,
+ * node and budget released. The caller zaps the memory. */
+void ps_cache_forget(struct ps_region *r, size_t page);
+
+/* A region was split or moved: its clean page now belongs to `r` at `page`. */
+void ps_cache_retarget(uint32_t node, struct ps_region *r, size_t page);
+
+/* Drop ranges from the address space: process_madvise(MADV_DONTNEED) on
+ * ourselves, madvise per range where the kernel refuses it. */
+void ps_cache_zap(struct iovec *iov, size_t n);
+
+/* Ghost key of a region page: (file id, file page). */
+uint64_t ps_cache_key(const struct ps_region *r, size_t page);
+
+struct ps_cache_gauges {
+	uint64_t budget_pages, resident_pages, peak_pages, dirty_pages;
+};
+void ps_cache_gauges(struct ps_cache_gauges *g);
+
+/* After fork, in the child: locks are reinitialised (see init.c). */
+void ps_cache_after_fork_child(void);
+
+#endif

@@ -1,0 +1,174 @@
+/* coherence.c - see coherence.h. */
+#include "coherence.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cache.h"
+#include "file.h"
+#include "log.h"
+#include "real.h"
+#include "region.h"
+#include "stats.h"
+#include "uffd.h"
+
+#define RUN_MAX 64u             /* pages re-read per pread */
+
+/* One buffer for every refresh, so program threads need no staging of
+ * their own; refreshes of different files take turns on it. */
+static pthread_mutex_t buf_lock = PTHREAD_MUTEX_INITIALIZER;
+static char *buf;
+
+static int refreshable(unsigned st) { return st == PG_CLEAN || st == PG_POISON; }
+
+/* Read [off, off+len) with a plain pread loop; bytes or -errno. */
+static ssize_t read_full(int fd, char *dst, size_t len, uint64_t off)
+{
+	size_t done = 0;
+	while (done < len) {
+		ssize_t n = real.pread(fd, dst + done, len - done, (off_t)(off + done));
+		if (n > 0)
+			done += (size_t)n;
+		else if (n == 0)
+			break;
+		else if (errno != EINTR)
+			return done ? (ssize_t)done : -errno;
+	}
+	return (ssize_t)done;
+}
+
+/* Re-install pages [a, b) of r that are still clean, from buf (valid pages
+ * from a; those at or past `valid` are beyond the end of file and go).
+ * Under the cache lock. */
+static void reinstall(struct ps_region *r, size_t a, size_t b, size_t valid)
+{
+	real.madvise((void *)region_addr(r, a), (b - a) * PS_PAGE, MADV_DONTNEED);
+	for (size_t p = a; p < b; p++) {
+		unsigned st = PG_STATE(page_load(r, p));
+		if (st == PG_POISON || (st == PG_CLEAN && p - a >= valid)) {
+			ps_cache_forget(r, p);
+			continue;
+		}
+		if (st != PG_CLEAN)
+			continue;       /* evicted meanwhile */
+		if (ps_uffd_copy(region_addr(r, p), buf + (p - a) * PS_PAGE, PS_PAGE, r->private_))
+			ps_cache_forget(r, p);
+		PS_COUNT(coherence_updates, 1);
+	}
+}
+
+/* Refresh the resident pages [a, b) of region r from descriptor src. */
+static void refresh_region(struct ps_region *r, size_t a, size_t b, int src)
+{
+	size_t p = a;
+	while (p < b) {
+		if (!refreshable(PG_STATE(page_load(r, p)))) {
+			p++;
+			continue;
+		}
+		size_t e = p + 1;
+		while (e < b && e - p < RUN_MAX && refreshable(PG_STATE(page_load(r, e))))
+			e++;
+		ssize_t got = read_full(src, buf, (e - p) * PS_PAGE, (r->pgoff + p) << PS_PAGE_SHIFT);
+		size_t valid = got > 0 ? ((size_t)got + PS_PAGE - 1) / PS_PAGE : 0;
+		if (got > 0 && got % PS_PAGE)
+			memset(buf + got, 0, PS_PAGE - (size_t)got % PS_PAGE);
+		ps_cache_lock();
+		reinstall(r, p, e, got < 0 ? 0 : valid);
+		ps_cache_unlock();
+		p = e;
+	}
+}
+
+/* Pages wholly past new_size leave every mapping, written or not: the
+ * kernel's truncate unmaps private copies too. */
+static void drop_past(struct ps_region *r, uint64_t new_size)
+{
+	uint64_t first = (new_size + PS_PAGE - 1) >> PS_PAGE_SHIFT;
+	size_t a = first > r->pgoff ? (size_t)(first - r->pgoff) : 0;
+	if (a >= r->npages)
+		return;
+	ps_cache_lock();
+	for (size_t p = a; p < r->npages; p++)
+		ps_cache_forget(r, p);
+	real.madvise((void *)region_addr(r, a), (r->npages - a) * PS_PAGE, MADV_DONTNEED);
+	ps_cache_unlock();
+}
+
+static void changed(dev_t dev, ino_t ino, int src_fd, uint64_t off, uint64_t len, uint64_t new_size)
+{
+	pthread_rwlock_rdlock(&ps_regions_lock);
+	struct ps_file *f = file_find(dev, ino);
+	if (!f)
+		goto out;
+	if (src_fd < 0 || (fcntl(src_fd, F_GETFL) & O_ACCMODE) == O_WRONLY)
+		src_fd = f->fd;         /* the program's descriptor cannot read */
+	uint64_t first = off >> PS_PAGE_SHIFT;
+	uint64_t end = len == PS_TO_EOF || off + len < off ? UINT64_MAX
+							    : (off + len + PS_PAGE - 1) >> PS_PAGE_SHIFT;
+	pthread_rwlock_wrlock(&f->lock);
+	__atomic_fetch_add(&f->seq, 1, __ATOMIC_ACQ_REL);
+	file_forget_sums(f, first, end);
+	pthread_mutex_lock(&buf_lock);
+	if (!buf) {
+		buf = real.mmap(NULL, RUN_MAX * PS_PAGE, PROT_READ | PROT_WRITE,
+				MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (buf == MAP_FAILED)
+			buf = NULL;
+	}
+	for (struct ps_region *r = f->regions; r; r = r->file_next) {
+		if (new_size != PS_TO_EOF)
+			drop_past(r, new_size);
+		uint64_t a = first > r->pgoff ? first - r->pgoff : 0;
+		uint64_t b = end - r->pgoff < r->npages && end > r->pgoff ? end - r->pgoff : r->npages;
+		if (end <= r->pgoff || a >= r->npages)
+			continue;
+		if (buf)
+			refresh_region(r, (size_t)a, (size_t)b, src_fd);
+		else
+			ps_warn_once("no memory to refresh mapped pages after a write: "
+				     "mappings may show old bytes");
+	}
+	pthread_mutex_unlock(&buf_lock);
+	pthread_rwlock_unlock(&f->lock);
+out:
+	pthread_rwlock_unlock(&ps_regions_lock);
+}
+
+void ps_coherence_fd(int fd, uint64_t off, uint64_t len, uint64_t new_size)
+{
+	if (!file_count())
+		return;
+	int saved = errno;
+	struct stat st;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+		changed(st.st_dev, st.st_ino, fd, off, len, new_size);
+	errno = saved;
+}
+
+void ps_coherence_at_position(int fd, uint64_t n)
+{
+	if (!file_count())
+		return;
+	int saved = errno;
+	off_t pos = lseek(fd, 0, SEEK_CUR);
+	if (pos >= 0 && (uint64_t)pos >= n)
+		ps_coherence_fd(fd, (uint64_t)pos - n, n, PS_TO_EOF);
+	errno = saved;
+}
+
+void ps_coherence_path(const char *path, uint64_t new_size)
+{
+	if (!file_count())
+		return;
+	int saved = errno;
+	struct stat st;
+	if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
+		changed(st.st_dev, st.st_ino, -1, new_size, PS_TO_EOF, new_size);
+	errno = saved;
+}

@@ -1,0 +1,29 @@
+/* coherence.h - managed mappings follow the process's own writes.
+ *
+ * SQLite and LMDB write their files with pwrite/writev and read them back
+ * through a mapping; the kernel's unified page cache makes that coherent,
+ * and so must pageshim. After a write-side call on any descriptor of a
+ * managed file (matched by device and inode), the resident pages it covered
+ * are read again from the file and re-installed before the call returns;
+ * pages not resident simply fault later and read the new bytes. A size
+ * change drops the pages past the new end, so touching them raises SIGBUS.
+ * Pages a MAP_PRIVATE mapping wrote keep the program's bytes, as under the
+ * kernel. Fills that raced with the write read again (file.h, `seq`). */
+#ifndef PAGESHIM_COHERENCE_H
+#define PAGESHIM_COHERENCE_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#define PS_TO_EOF UINT64_MAX
+
+/* The program changed [off, off+len) of the file open as fd (len may be
+ * PS_TO_EOF). new_size is the file's size when it shrank or shifted (truncate,
+ * collapse), else PS_TO_EOF. Keeps errno. */
+void ps_coherence_fd(int fd, uint64_t off, uint64_t len, uint64_t new_size);
+/* The same for a write at the file position, `n` bytes before it now. */
+void ps_coherence_at_position(int fd, uint64_t n);
+/* truncate(path, size). */
+void ps_coherence_path(const char *path, uint64_t new_size);
+
+#endif

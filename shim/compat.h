@@ -1,0 +1,44 @@
+/* compat.h - userfaultfd and mm constants newer than the 6.1 headers in /usr/include.
+ *
+ * Everything here is detected at run time (UFFDIO_API features, EINVAL from a
+ * syscall); defining a constant does not mean the running kernel has it. */
+#ifndef PAGESHIM_COMPAT_H
+#define PAGESHIM_COMPAT_H
+
+#include <linux/userfaultfd.h>
+#include <sys/ioctl.h>
+
+#ifndef UFFD_FEATURE_POISON                     /* 6.6 */
+#define UFFD_FEATURE_POISON (1 << 14)
+#endif
+#ifndef UFFD_FEATURE_WP_ASYNC                   /* 6.7 */
+#define UFFD_FEATURE_WP_ASYNC (1 << 15)
+#endif
+#ifndef UFFD_FEATURE_MOVE                       /* 6.8 */
+#define UFFD_FEATURE_MOVE (1 << 16)
+#endif
+
+#ifndef UFFDIO_POISON
+#define _UFFDIO_POISON (0x08)
+struct uffdio_poison {
+	struct uffdio_range range;
+#define UFFDIO_POISON_MODE_DONTWAKE ((__u64)1 << 0)
+	__u64 mode;
+	__s64 updated;
+};
+#define UFFDIO_POISON _IOWR(UFFDIO, _UFFDIO_POISON, struct uffdio_poison)
+#endif
+
+#ifndef USERFAULTFD_IOC_NEW                     /* /dev/userfaultfd, 6.1 */
+#define USERFAULTFD_IOC_NEW _IO(0xAA, 0x00)
+#endif
+
+#ifndef PIDFD_SELF                              /* 6.14; pidfd_open(getpid()) before */
+#define PIDFD_SELF (-10000)
+#endif
+
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE 25
+#endif
+
+#endif

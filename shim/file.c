@@ -1,0 +1,222 @@
+/* file.c - backing files, their reads and their checksums (see file.h). */
+#include "file.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include "log.h"
+#include "real.h"
+#include "region.h"
+#include "stats.h"
+
+#define READ_RETRIES 3          /* then the error reaches the program as SIGBUS */
+
+static struct ps_file *files;   /* uthash by key */
+static uint64_t next_id = 1;
+static unsigned nfiles;         /* atomic: read without the regions lock */
+
+unsigned file_count(void) { return __atomic_load_n(&nfiles, __ATOMIC_RELAXED); }
+
+struct ps_file *file_find(dev_t dev, ino_t ino)
+{
+	struct ps_file_key k;
+	struct ps_file *f;
+	memset(&k, 0, sizeof k);
+	k.dev = dev;
+	k.ino = ino;
+	HASH_FIND(hh, files, &k, sizeof k, f);
+	return f;
+}
+
+static size_t sums_bytes(uint64_t pages)
+{
+	size_t b = (size_t)pages * sizeof(uint64_t);
+	return (b + PS_PAGE - 1) & ~(size_t)(PS_PAGE - 1);
+}
+
+int file_cover(struct ps_file *f, uint64_t pages)
+{
+	if (pages <= f->sums_pages)
+		return 0;
+	/* Grow geometrically so that a file mapped in growing windows is not
+	 * remapped every time. */
+	uint64_t want = f->sums_pages * 2 > pages ? f->sums_pages * 2 : pages;
+	void *p;
+	if (f->sums)
+		p = real.mremap(f->sums, sums_bytes(f->sums_pages), sums_bytes(want), MREMAP_MAYMOVE, NULL);
+	else
+		p = real.mmap(NULL, sums_bytes(want), PROT_READ | PROT_WRITE,
+			      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED)
+		return -ENOMEM;
+	f->sums = p;
+	f->sums_pages = sums_bytes(want) / sizeof(uint64_t);
+	return 0;
+}
+
+/* Our own descriptor for the program's fd: O_DIRECT first, then buffered;
+ * dup() when the file cannot be opened again by name (permissions). */
+static int reopen(int fd, int *direct)
+{
+	char proc[64];
+	snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+	int flags = O_RDONLY | O_CLOEXEC;
+	int ours = open(proc, flags | O_DIRECT);
+	*direct = ours >= 0;
+	if (ours < 0)
+		ours = open(proc, flags);
+	if (ours < 0)
+		ours = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	return ours < 0 ? -errno : ours;
+}
+
+static char *path_of(int fd)
+{
+	char proc[64], buf[PS_PATH_MAX];
+	snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+	ssize_t n = readlink(proc, buf, sizeof buf - 1);
+	if (n < 0)
+		n = snprintf(buf, sizeof buf, "(fd %d)", fd);
+	buf[n] = 0;
+	return strdup(buf);
+}
+
+int file_get(int fd, const struct stat *st, uint64_t pages, struct ps_file **out)
+{
+	struct ps_file *f = file_find(st->st_dev, st->st_ino);
+	if (!f) {
+		f = calloc(1, sizeof *f);
+		if (!f)
+			return -ENOMEM;
+		f->key.dev = st->st_dev;
+		f->key.ino = st->st_ino;
+		f->fd = reopen(fd, &f->direct);
+		f->path = path_of(fd);
+		if (f->fd < 0 || !f->path) {
+			int err = f->fd < 0 ? f->fd : -ENOMEM;
+			if (f->fd >= 0)
+				close(f->fd);
+			free(f->path);
+			free(f);
+			return err;
+		}
+		f->id = next_id++;
+		pthread_rwlock_init(&f->lock, NULL);
+		HASH_ADD(hh, files, key, sizeof f->key, f);
+		__atomic_fetch_add(&nfiles, 1, __ATOMIC_RELAXED);
+		ps_debug("managing %s (%s reads)", f->path, f->direct ? "O_DIRECT" : "buffered");
+	}
+	int err = file_cover(f, pages);
+	if (err) {
+		if (!f->refs) {
+			f->refs = 1;
+			file_put(f);
+		}
+		return err;
+	}
+	f->refs++;
+	*out = f;
+	return 0;
+}
+
+void file_put(struct ps_file *f)
+{
+	if (--f->refs)
+		return;
+	HASH_DEL(files, f);
+	__atomic_fetch_sub(&nfiles, 1, __ATOMIC_RELAXED);
+	close(f->fd);
+	if (f->sums)
+		real.munmap(f->sums, sums_bytes(f->sums_pages));
+	pthread_rwlock_destroy(&f->lock);
+	free(f->path);
+	free(f);
+}
+
+static int transient(int err)
+{
+	return err == EIO || err == EAGAIN || err == ETIMEDOUT || err == ENOMEM;
+}
+
+static int go_buffered(struct ps_file *f)
+{
+	char proc[64];
+	snprintf(proc, sizeof proc, "/proc/self/fd/%d", f->fd);
+	int fd = open(proc, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	/* Handlers may be reading through the old descriptor; dup2 swaps the
+	 * open file behind the same number atomically. */
+	dup2(fd, f->fd);
+	close(fd);
+	f->direct = 0;
+	ps_debug("%s: O_DIRECT refused, reading buffered", f->path);
+	return 0;
+}
+
+ssize_t file_read(struct ps_file *f, void *buf, size_t len, uint64_t off)
+{
+	size_t done = 0;
+	int tries = 0;
+	while (done < len) {
+		uint64_t t0 = ps_now_ns();
+		ssize_t n = real.pread(f->fd, (char *)buf + done, len - done, (off_t)(off + done));
+		ps_hist_add(&ps_io_hist, ps_now_ns() - t0);
+		PS_COUNT(read_calls, 1);
+		if (n > 0) {
+			PS_COUNT(bytes_read, n);
+			done += (size_t)n;
+			/* O_DIRECT reads whole blocks: short means end of file. */
+			if (f->direct)
+				break;
+			continue;
+		}
+		if (n == 0)
+			break;
+		int err = errno;
+		if (err == EINTR)
+			continue;
+		if (err == EINVAL && f->direct && go_buffered(f) == 0)
+			continue;
+		if (transient(err) && ++tries < READ_RETRIES) {
+			nanosleep(&(struct timespec){ .tv_nsec = 1000000L << tries }, NULL);
+			continue;
+		}
+		return -err;
+	}
+	if (!f->direct && done)
+		posix_fadvise(f->fd, (off_t)off, (off_t)done, POSIX_FADV_DONTNEED);
+	return (ssize_t)done;
+}
+
+uint64_t file_sum(const void *page)
+{
+	return XXH3_64bits(page, PS_PAGE) | 1;
+}
+
+int file_record_sum(struct ps_file *f, uint64_t fpage, uint64_t sum, int refuse)
+{
+	if (fpage >= f->sums_pages)
+		return 0;
+	uint64_t old = __atomic_load_n(&f->sums[fpage], __ATOMIC_RELAXED);
+	int changed = old && old != sum;
+	if (!changed || !refuse)
+		__atomic_store_n(&f->sums[fpage], sum, __ATOMIC_RELAXED);
+	return changed;
+}
+
+void file_forget_sums(struct ps_file *f, uint64_t first, uint64_t end)
+{
+	if (end > f->sums_pages)
+		end = f->sums_pages;
+	if (first < end)
+		memset(f->sums + first, 0, (end - first) * sizeof(uint64_t));
+}

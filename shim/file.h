@@ -1,0 +1,76 @@
+/* file.h - backing files: one per inode the process has managed mappings of.
+ *
+ * pageshim reads through its own descriptor (opened again through
+ * /proc/self/fd, O_DIRECT when the filesystem takes it), so the program may
+ * close its descriptor right after mmap, and the file is not cached twice.
+ * Files are found by (device, inode), never by descriptor: LMDB writes
+ * through a second descriptor of the same file.
+ *
+ * Each file keeps the XXH3-64 of every page pageshim read from it (0 =
+ * unknown), in an array reserved with MAP_NORESERVE and grown as mappings
+ * reach further: 8 bytes per file page, touched only for pages read.
+ *
+ * `lock` orders fills against the program's own writes: a fill holds it for
+ * reading while it checks `seq` and installs; a write to the file takes it
+ * for writing, bumps `seq` and refreshes what is resident. A fill that read
+ * before the bump sees a new `seq` and reads again. */
+#ifndef PAGESHIM_FILE_H
+#define PAGESHIM_FILE_H
+
+#include <pthread.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/stat.h>
+#include <uthash.h>
+
+struct ps_region;
+
+struct ps_file_key {
+	dev_t dev;
+	ino_t ino;
+};
+
+struct ps_file {
+	struct ps_file_key key;
+	UT_hash_handle hh;
+	uint64_t id;                    /* small number for ghost keys and logs */
+	int fd;                         /* pageshim's own descriptor */
+	int direct;                     /* fd has O_DIRECT */
+	char *path;                     /* for messages */
+	unsigned refs;                  /* regions using it */
+	struct ps_region *regions;
+	pthread_rwlock_t lock;
+	uint64_t seq;                   /* bumped by every write-side change (atomic) */
+	uint64_t *sums;                 /* XXH3 per file page, 0 = unknown */
+	uint64_t sums_pages;            /* pages `sums` covers */
+};
+
+/* Callers hold ps_regions_lock for writing (get/put) or reading (find). */
+
+/* The file behind descriptor `fd` (already fstat'ed into st), with a
+ * reference, opening it on first use so that it covers file pages
+ * [0, pages). 0 or -errno (the mapping then passes through). */
+int file_get(int fd, const struct stat *st, uint64_t pages, struct ps_file **out);
+void file_put(struct ps_file *f);
+struct ps_file *file_find(dev_t dev, ino_t ino);
+/* Grow the checksum array to cover `pages` (under ps_regions_lock write). */
+int file_cover(struct ps_file *f, uint64_t pages);
+/* Number of files open; the write wrappers skip everything when it is 0. */
+unsigned file_count(void);
+
+/* Read [off, off+len) into buf (aligned to PS_PAGE; len a multiple of it).
+ * Returns the bytes read, fewer at end of file, or -errno once retries are
+ * exhausted. Retries EINTR and EIO-like errors a few times; switches the file
+ * to buffered reads if the filesystem refuses O_DIRECT. */
+ssize_t file_read(struct ps_file *f, void *buf, size_t len, uint64_t off);
+
+/* XXH3-64 of one page, never 0 (0 means unknown). */
+uint64_t file_sum(const void *page);
+/* Record the checksum of file page `fpage` just read (under f->lock read).
+ * Returns 1 when a different checksum was known: the page changed since
+ * pageshim last read it. The new one is kept unless `refuse` is set. */
+int file_record_sum(struct ps_file *f, uint64_t fpage, uint64_t sum, int refuse);
+/* Forget checksums of file pages [first, end) (under f->lock write). */
+void file_forget_sums(struct ps_file *f, uint64_t first, uint64_t end);
+
+#endif

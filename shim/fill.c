@@ -1,0 +1,320 @@
+/* fill.c - see fill.h. */
+#include "fill.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "cache.h"
+#include "file.h"
+#include "guard.h"
+#include "init.h"
+#include "log.h"
+#include "real.h"
+#include "region.h"
+#include "sigbus.h"
+#include "stats.h"
+#include "uffd.h"
+
+#define CORRUPT_LOG_LIMIT 16    /* mismatches logged one by one, then counted only */
+
+/* Claim up to `want` consecutive empty pages from `page` on. */
+static size_t claim_more(struct ps_region *r, size_t page, size_t want)
+{
+	size_t n = 0;
+	while (n < want && page + n < r->npages) {
+		uint32_t expect = PG_EMPTY;
+		if (!page_cas(r, page + n, &expect, PG_FILLING))
+			break;
+		n++;
+	}
+	return n;
+}
+
+static void release(struct ps_region *r, size_t page, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		page_store(r, page + i, PG_EMPTY);
+}
+
+static void report_changed(struct ps_region *r, uint64_t fpage)
+{
+	static unsigned logged;
+	PS_COUNT(checksum_mismatches, 1);
+	if (__atomic_fetch_add(&logged, 1, __ATOMIC_RELAXED) < CORRUPT_LOG_LIMIT)
+		ps_warn("checksum mismatch: %s at file offset %llu changed since pageshim last read it%s",
+			r->file->path, (unsigned long long)(fpage << PS_PAGE_SHIFT),
+			ps_opt.on_corrupt == PS_CORRUPT_SIGBUS ? "; refusing it" : "");
+}
+
+/* Checksum the pages read and record them; returns how many may be
+ * installed (all, or those before a refused one). Under f->lock read. */
+static size_t check_sums(struct ps_region *r, size_t page, size_t valid, const char *data)
+{
+	int refuse = ps_opt.on_corrupt == PS_CORRUPT_SIGBUS;
+	for (size_t i = 0; i < valid; i++) {
+		uint64_t fpage = r->pgoff + page + i;
+		if (file_record_sum(r->file, fpage, file_sum(data + i * PS_PAGE), refuse)) {
+			report_changed(r, fpage);
+			if (refuse)
+				return i;
+		}
+	}
+	return valid;
+}
+
+/* Fill the claimed pages [page, page+n) of r. `tid` is the faulting thread
+ * (0 for prefetch: nobody waits, errors are dropped), `addr` the touched
+ * address, `dirty` a private write fault (install writable and dirty).
+ * Returns the pages installed, or -errno. */
+static ssize_t fill_run(struct ps_fill_ctx *ctx, struct ps_region *r, size_t page, size_t n,
+			uint32_t tid, uintptr_t addr, int dirty)
+{
+	struct ps_file *f = r->file;
+	uint64_t off = (r->pgoff + page) << PS_PAGE_SHIFT;
+	char *buf = ctx->staging;
+	size_t install = 0;
+	int err = 0;
+	const char *why = NULL;
+
+	ps_cache_reserve((unsigned)n);
+	for (;;) {
+		uint64_t seq = __atomic_load_n(&f->seq, __ATOMIC_ACQUIRE);
+		ssize_t got = file_read(f, buf, n * PS_PAGE, off);
+		if (got < 0) {
+			err = (int)-got;
+			why = "read error";
+			PS_COUNT(io_errors, 1);
+			break;
+		}
+		size_t valid = ((size_t)got + PS_PAGE - 1) / PS_PAGE;
+		if (!valid) {
+			why = "access beyond the end of the file";
+			break;
+		}
+		if (got % PS_PAGE)      /* the last page reads zeros past end of file */
+			memset(buf + got, 0, PS_PAGE - (size_t)got % PS_PAGE);
+		pthread_rwlock_rdlock(&f->lock);
+		if (__atomic_load_n(&f->seq, __ATOMIC_ACQUIRE) != seq) {
+			/* The program wrote to the file while we read: read again. */
+			pthread_rwlock_unlock(&f->lock);
+			continue;
+		}
+		install = check_sums(r, page, valid, buf);
+		if (install) {
+			err = -ps_uffd_copy(region_addr(r, page), buf, install * PS_PAGE,
+					    r->private_ && !dirty);
+			if (err)
+				install = 0;
+		}
+		pthread_rwlock_unlock(&f->lock);
+		if (!install && !err)
+			why = "checksum mismatch";
+		break;
+	}
+
+	if (install) {
+		enum ps_hint hint = r->advice == MADV_SEQUENTIAL ? PS_HINT_ONCE : PS_HINT_NORMAL;
+		ps_cache_lock();
+		for (size_t i = 0; i < install; i++) {
+			if (dirty && i == 0)
+				ps_cache_installed_dirty(r, page);
+			else
+				ps_cache_installed(r, page + i, hint);
+		}
+		ps_cache_unlock();
+		PS_COUNT(pages_filled, install);
+	}
+	release(r, page + install, n - install);
+	ps_cache_unreserve((unsigned)(n - install));
+	if (install)
+		return (ssize_t)install;
+	if (err == EEXIST || err == ENOENT || err == ESRCH) {
+		/* Someone else mapped or unmapped the range under us: let the
+		 * thread fault again and find out. */
+		ps_uffd_wake(region_addr(r, page), PS_PAGE);
+		return -err;
+	}
+	if (tid)
+		ps_sigbus_raise(r, page, addr, tid, why ? why : "cannot install page", err);
+	ps_uffd_wake(region_addr(r, page), PS_PAGE);
+	return -(err ? err : EFAULT);
+}
+
+static void serve_missing(struct ps_fill_ctx *ctx, struct ps_region *r, size_t page,
+			  uintptr_t addr, uint32_t tid, int write)
+{
+	for (;;) {
+		uint32_t w = page_load(r, page);
+		switch (PG_STATE(w)) {
+		case PG_EMPTY:
+			if (page_cas(r, page, &w, PG_FILLING))
+				goto claimed;
+			continue;
+		case PG_FILLING:
+			return;         /* the fill in progress wakes this thread */
+		case PG_BUSY:
+			ps_cache_wait();
+			continue;
+		default:                /* resident already: the thread just retries */
+			ps_uffd_wake(region_addr(r, page), PS_PAGE);
+			return;
+		}
+	}
+claimed:;
+	int dirty = write && r->private_;
+	size_t n = 1;
+	if (!dirty) {
+		unsigned want = ps_readahead_window(&r->ra, (uint32_t)page, r->advice, ctx->pages);
+		n += claim_more(r, page + 1, want - 1);
+	}
+	fill_run(ctx, r, page, n, tid, addr, dirty);
+}
+
+static void serve_wp(struct ps_region *r, size_t page)
+{
+	for (;;) {
+		ps_cache_lock();
+		int err = ps_cache_make_dirty(r, page);
+		ps_cache_unlock();
+		if (!err)
+			break;
+		unsigned st = PG_STATE(page_load(r, page));
+		if (st == PG_BUSY) {
+			ps_cache_wait();
+			continue;
+		}
+		if (st != PG_DIRTY) {   /* evicted meanwhile: the write faults as missing */
+			ps_uffd_wake(region_addr(r, page), PS_PAGE);
+			return;
+		}
+		break;
+	}
+	ps_uffd_writeprotect(region_addr(r, page), PS_PAGE, 0);
+}
+
+void ps_fault_serve(struct ps_fill_ctx *ctx, const struct uffd_msg *msg)
+{
+	uint64_t t0 = ps_now_ns();
+	uintptr_t addr = (uintptr_t)msg->arg.pagefault.address;
+	uint64_t flags = msg->arg.pagefault.flags;
+	PS_COUNT(faults, 1);
+	pthread_rwlock_rdlock(&ps_regions_lock);
+	struct ps_region *r = region_find(addr);
+	if (!r) {
+		/* Being unmapped right now: the thread faults again, then finds
+		 * the range gone (SIGSEGV) or mapped anew. */
+		ps_uffd_wake(addr & ~(uintptr_t)(PS_PAGE - 1), PS_PAGE);
+	} else {
+		size_t page = (addr - r->start) >> PS_PAGE_SHIFT;
+		if (flags & UFFD_PAGEFAULT_FLAG_WP)
+			serve_wp(r, page);
+		else
+			serve_missing(ctx, r, page, addr, msg->arg.pagefault.feat.ptid,
+				      !!(flags & UFFD_PAGEFAULT_FLAG_WRITE));
+	}
+	pthread_rwlock_unlock(&ps_regions_lock);
+	ps_hist_add(&ps_fault_hist, ps_now_ns() - t0);
+}
+
+/* ---- prefetch: MADV_WILLNEED and MAP_POPULATE ---- */
+
+#define PREFETCH_QUEUE 64
+
+static pthread_mutex_t pf_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t pf_cond = PTHREAD_COND_INITIALIZER;
+static struct { uintptr_t start; size_t len; } pf_queue[PREFETCH_QUEUE];
+static unsigned pf_head, pf_tail;
+static struct ps_fill_ctx pf_ctx;
+
+void ps_prefetch(uintptr_t start, size_t len)
+{
+	pthread_mutex_lock(&pf_lock);
+	if (pf_ctx.staging && pf_tail - pf_head < PREFETCH_QUEUE) {   /* full: advice dropped */
+		pf_queue[pf_tail % PREFETCH_QUEUE].start = start;
+		pf_queue[pf_tail % PREFETCH_QUEUE].len = len;
+		pf_tail++;
+		pthread_cond_signal(&pf_cond);
+	}
+	pthread_mutex_unlock(&pf_lock);
+}
+
+/* Fill the empty pages of one request, at most half the budget of them. */
+static void prefetch_one(uintptr_t start, size_t len)
+{
+	struct ps_cache_gauges g;
+	ps_cache_gauges(&g);
+	uint64_t left = g.budget_pages / 2;
+	uintptr_t end = start + len;
+	pthread_rwlock_rdlock(&ps_regions_lock);
+	while (start < end && left) {
+		struct ps_region *r = region_find(start);
+		if (!r)
+			break;
+		size_t page = (start - r->start) >> PS_PAGE_SHIFT;
+		size_t last = ((end < region_end(r) ? end : region_end(r)) - r->start) >> PS_PAGE_SHIFT;
+		while (page < last && left) {
+			size_t want = last - page < pf_ctx.pages ? last - page : pf_ctx.pages;
+			size_t n = claim_more(r, page, want < left ? want : left);
+			if (!n) {
+				page++;
+				continue;
+			}
+			ssize_t got = fill_run(&pf_ctx, r, page, n, 0, 0, 0);
+			if (got <= 0)
+				goto out;       /* end of file or an error: stop here */
+			PS_COUNT(prefetch_pages, got);
+			page += n;
+			left -= n;
+		}
+		start = region_end(r);
+	}
+out:
+	pthread_rwlock_unlock(&ps_regions_lock);
+}
+
+static void *prefetch_main(void *unused)
+{
+	(void)unused;
+	ps_guard_enter_forever();
+	for (;;) {
+		pthread_mutex_lock(&pf_lock);
+		while (pf_head == pf_tail)
+			pthread_cond_wait(&pf_cond, &pf_lock);
+		uintptr_t start = pf_queue[pf_head % PREFETCH_QUEUE].start;
+		size_t len = pf_queue[pf_head % PREFETCH_QUEUE].len;
+		pf_head++;
+		pthread_mutex_unlock(&pf_lock);
+		prefetch_one(start, len);
+	}
+	return NULL;
+}
+
+int ps_prefetch_start(unsigned pages)
+{
+	/* In a forked child the parent's buffer is already here. */
+	void *buf = pf_ctx.staging ? pf_ctx.staging
+				   : real.mmap(NULL, (size_t)pages * PS_PAGE, PROT_READ | PROT_WRITE,
+					       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (buf == MAP_FAILED)
+		return -ENOMEM;
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pthread_t t;
+	int err = pthread_create(&t, NULL, prefetch_main, NULL);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (err)
+		return -err;
+	pthread_setname_np(t, "pageshim-ahead");
+	pthread_detach(t);
+	pf_ctx.staging = buf;
+	pf_ctx.pages = pages;
+	pf_head = pf_tail = 0;
+	return 0;
+}
+
+void ps_prefetch_lock(void) { pthread_mutex_lock(&pf_lock); }
+void ps_prefetch_unlock(void) { pthread_mutex_unlock(&pf_lock); }

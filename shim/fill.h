@@ -1,0 +1,38 @@
+/* fill.h - serving one page fault: claim, read, check, install.
+ *
+ * A missing fault claims its page (PG_EMPTY -> PG_FILLING) and, as the
+ * read-around decides, the empty pages after it; reads them with one pread
+ * into the handler's staging buffer; checks their checksums; and installs
+ * them with one UFFDIO_COPY, which wakes every thread waiting on them. A
+ * second fault on a page being filled is dropped: the first fill's copy
+ * wakes its thread too. A page that cannot be read raises SIGBUS in the
+ * faulting thread (sigbus.h) and wakes the other waiters, who fault again
+ * and get their own answer.
+ *
+ * A write-protect fault (a MAP_PRIVATE page written for the first time)
+ * marks the page dirty, so eviction will never drop it, and unprotects it. */
+#ifndef PAGESHIM_FILL_H
+#define PAGESHIM_FILL_H
+
+#include <linux/userfaultfd.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct ps_fill_ctx {
+	void *staging;          /* page-aligned, `pages` pages (O_DIRECT reads land here) */
+	unsigned pages;
+};
+
+struct ps_region;
+
+void ps_fault_serve(struct ps_fill_ctx *ctx, const struct uffd_msg *msg);
+
+/* Read the empty pages of [start, start+len) ahead of use (MADV_WILLNEED,
+ * MAP_POPULATE): queued to a background thread, never blocks the caller. */
+void ps_prefetch(uintptr_t start, size_t len);
+int ps_prefetch_start(unsigned pages);
+/* Held across fork so the queue is consistent in the child. */
+void ps_prefetch_lock(void);
+void ps_prefetch_unlock(void);
+
+#endif

@@ -1,0 +1,229 @@
+/* init.c - see init.h. */
+#include "init.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cache.h"
+#include "file.h"
+#include "fill.h"
+#include "log.h"
+#include "mapping.h"
+#include "real.h"
+#include "region.h"
+#include "sigbus.h"
+#include "stats.h"
+#include "uffd.h"
+
+extern char **environ;
+
+struct ps_options ps_opt;
+
+enum { ST_NEW, ST_INITIALISING, ST_ENABLED, ST_DISABLED };
+static int state = ST_NEW;
+
+enum { SVC_NONE, SVC_READY, SVC_UNAVAILABLE };
+static int service = SVC_NONE;
+static pthread_mutex_t service_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Read a small file into buf; bytes or -1. No stdio: this runs early. */
+static ssize_t slurp(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, buf, len - 1);
+	close(fd);
+	if (n >= 0)
+		buf[n] = 0;
+	return n;
+}
+
+/* The memory cgroup's limit for this process (v1 or v2), or 0. */
+static uint64_t cgroup_limit(void)
+{
+	char cg[4096], path[4200], val[64];
+	if (slurp("/proc/self/cgroup", cg, sizeof cg) <= 0)
+		return 0;
+	for (char *line = strtok(cg, "\n"); line; line = strtok(NULL, "\n")) {
+		char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+		if (!c2)
+			continue;
+		*c2 = 0;
+		if (!strcmp(c1 + 1, "memory"))
+			snprintf(path, sizeof path, "/sys/fs/cgroup/memory%s/memory.limit_in_bytes", c2 + 1);
+		else if (c1[1] == 0 && c1 + 1 == c2)
+			snprintf(path, sizeof path, "/sys/fs/cgroup%s/memory.max", c2 + 1);
+		else
+			continue;
+		if (slurp(path, val, sizeof val) > 0 && val[0] >= '0' && val[0] <= '9')
+			return strtoull(val, NULL, 10);
+	}
+	return 0;
+}
+
+static void fork_prepare(void)
+{
+	if (service != SVC_READY)
+		return;
+	pthread_rwlock_wrlock(&ps_regions_lock);
+	ps_cache_lock();
+	ps_prefetch_lock();
+}
+
+static void fork_parent(void)
+{
+	if (service != SVC_READY)
+		return;
+	ps_prefetch_unlock();
+	ps_cache_unlock();
+	pthread_rwlock_unlock(&ps_regions_lock);
+}
+
+/* Register every region again with the child's own userfaultfd. The
+ * kernel dropped the registrations and the write-protection of present
+ * pages in the child, so private regions are write-protected again: a
+ * page the child writes must become dirty before eviction sees it. */
+static int rearm_regions(void)
+{
+	for (size_t i = 0; i < region_count(); i++) {
+		struct ps_region *r = region_at(i);
+		size_t len = r->npages * PS_PAGE;
+		int err = ps_uffd_register(r->start, len, r->private_);
+		if (!err && r->private_)
+			err = ps_uffd_writeprotect(r->start, len, 1);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+static void fork_child(void)
+{
+	if (service != SVC_READY)
+		return;
+	ps_prefetch_unlock();
+	ps_cache_unlock();
+	pthread_rwlock_unlock(&ps_regions_lock);
+	int err = ps_uffd_fork_child();
+	if (!err)
+		err = rearm_regions();
+	if (!err)
+		err = ps_prefetch_start(ps_opt.readahead);
+	if (err) {
+		/* Nothing can serve this child's faults (its missing pages would
+		 * read as zeros): hand every range back to the kernel's mmap. */
+		ps_warn("fork: cannot serve managed mappings in the child (%s); "
+			"they go back to the kernel's mmap", strerror(-err));
+		ps_mapping_give_back_all();
+		__atomic_store_n(&service, SVC_UNAVAILABLE, __ATOMIC_RELEASE);
+	}
+}
+
+static void init_once(void)
+{
+	char err[256] = "";
+	long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
+	uint64_t ram = pages > 0 && psz > 0 ? (uint64_t)pages * (uint64_t)psz : 0;
+	ps_real_resolve();
+	int bad = ps_options_parse(&ps_opt, environ, ram, cgroup_limit(), err, sizeof err);
+	ps_log_set_level(ps_opt.log);
+	if (bad) {
+		ps_warn("%s; pageshim manages nothing in this process", err);
+		state = ST_DISABLED;
+		return;
+	}
+	if (psz != PS_PAGE) {
+		ps_warn("page size %ld is not %u; pageshim manages nothing", psz, PS_PAGE);
+		state = ST_DISABLED;
+		return;
+	}
+	pthread_rwlockattr_t a;
+	pthread_rwlockattr_init(&a);
+	pthread_rwlockattr_setkind_np(&a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&ps_regions_lock, &a);
+	pthread_atfork(fork_prepare, fork_parent, fork_child);
+	state = ps_opt.disable ? ST_DISABLED : ST_ENABLED;
+}
+
+int ps_enabled(void)
+{
+	int s = __atomic_load_n(&state, __ATOMIC_ACQUIRE);
+	if (s == ST_NEW) {
+		int expect = ST_NEW;
+		if (__atomic_compare_exchange_n(&state, &expect, ST_INITIALISING, 0, __ATOMIC_ACQ_REL,
+						__ATOMIC_ACQUIRE))
+			init_once();
+		s = __atomic_load_n(&state, __ATOMIC_ACQUIRE);
+	}
+	return s == ST_ENABLED;
+}
+
+static int start_service(void)
+{
+	int err = ps_opt.test_no_uffd ? -EPERM : ps_uffd_open();
+	if (err) {
+		ps_warn("userfaultfd is not available (%s): every file mapping goes to the kernel's mmap. "
+			"To enable pageshim run as root, give this user access to /dev/userfaultfd, "
+			"or set sysctl vm.unprivileged_userfaultfd=1", strerror(-err));
+		return err;
+	}
+	unsigned inflight = (ps_opt.handlers + 1) * ps_opt.readahead;
+	if ((err = ps_sigbus_init()) || (err = ps_cache_init(ps_opt.cache_size, inflight)) ||
+	    (err = ps_uffd_start(ps_opt.handlers, ps_opt.readahead)) ||
+	    (err = ps_prefetch_start(ps_opt.readahead))) {
+		ps_warn("cannot start (%s): every file mapping goes to the kernel's mmap", strerror(-err));
+		return err;
+	}
+	ps_debug("serving file mappings: budget %llu MiB, %u handlers, read-around up to %u pages",
+		 (unsigned long long)(ps_opt.cache_size >> 20), ps_opt.handlers, ps_opt.readahead);
+	return 0;
+}
+
+int ps_service_ready(void)
+{
+	int s = __atomic_load_n(&service, __ATOMIC_ACQUIRE);
+	if (s != SVC_NONE)
+		return s == SVC_READY;
+	pthread_mutex_lock(&service_lock);
+	if (service == SVC_NONE)
+		__atomic_store_n(&service, start_service() ? SVC_UNAVAILABLE : SVC_READY, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&service_lock);
+	return service == SVC_READY;
+}
+
+void ps_gauges_read(struct ps_gauges *g)
+{
+	memset(g, 0, sizeof *g);
+	g->active = service == SVC_READY;
+	if (!g->active)
+		return;
+	struct ps_cache_gauges c;
+	ps_cache_gauges(&c);
+	g->budget_bytes = c.budget_pages * PS_PAGE;
+	g->resident_bytes = c.resident_pages * PS_PAGE;
+	g->peak_resident_bytes = c.peak_pages * PS_PAGE;
+	g->dirty_bytes = c.dirty_pages * PS_PAGE;
+	g->mappings_live = region_count();
+}
+
+__attribute__((constructor)) static void pageshim_init(void)
+{
+	ps_enabled();
+}
+
+/* Stats at exit. Never stop the handlers here: other threads of the
+ * program may still touch managed pages while exit() runs. */
+__attribute__((destructor)) static void pageshim_fini(void)
+{
+	if (state != ST_NEW && ps_opt.stats_file[0]) {
+		int err = ps_stats_write_json(ps_opt.stats_file);
+		if (err)
+			ps_warn("cannot write stats to %s: %s", ps_opt.stats_file, strerror(-err));
+	}
+}

@@ -1,0 +1,468 @@
+/* mapping.c - see mapping.h. */
+#include "mapping.h"
+
+#include <errno.h>
+#include <linux/magic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+
+#include "cache.h"
+#include "compat.h"
+#include "file.h"
+#include "fill.h"
+#include "init.h"
+#include "log.h"
+#include "real.h"
+#include "region.h"
+#include "stats.h"
+#include "uffd.h"
+
+#define UNMANAGED_FLAGS (MAP_HUGETLB | MAP_LOCKED | MAP_SYNC | MAP_GROWSDOWN)
+#ifndef MADV_DONTNEED_LOCKED
+#define MADV_DONTNEED_LOCKED 24
+#endif
+
+static size_t pages_of(size_t len) { return (len + PS_PAGE - 1) >> PS_PAGE_SHIFT; }
+
+/* Filesystems whose pages are memory already: no I/O to save, and tmpfs is
+ * where shared memory lives. */
+static int fs_has_io(int fd)
+{
+	static const long memory_fs[] = {
+		TMPFS_MAGIC, RAMFS_MAGIC, HUGETLBFS_MAGIC, PROC_SUPER_MAGIC, SYSFS_MAGIC,
+		DEBUGFS_MAGIC, TRACEFS_MAGIC, SECURITYFS_MAGIC, CGROUP_SUPER_MAGIC,
+		CGROUP2_SUPER_MAGIC, BPF_FS_MAGIC, DEVPTS_SUPER_MAGIC, ANON_INODE_FS_MAGIC,
+	};
+	struct statfs s;
+	if (fstatfs(fd, &s))
+		return 0;
+	for (size_t i = 0; i < sizeof memory_fs / sizeof *memory_fs; i++)
+		if (s.f_type == memory_fs[i])
+			return 0;
+	return 1;
+}
+
+static int overlaps_managed(uintptr_t start, size_t len)
+{
+	if (!region_count())
+		return 0;
+	struct ps_region *r = region_at(region_first_after(start));
+	return r && r->start < start + len;
+}
+
+/* ---- forgetting ranges (munmap, MAP_FIXED, mremap): ps_regions_lock held for writing ---- */
+
+static void forget_pages(struct ps_region *r, size_t first, size_t end)
+{
+	ps_cache_lock();
+	for (size_t p = first; p < end; p++)
+		ps_cache_forget(r, p);
+	ps_cache_unlock();
+}
+
+static void unlink_from_file(struct ps_region *r)
+{
+	struct ps_region **pp = &r->file->regions;
+	while (*pp && *pp != r)
+		pp = &(*pp)->file_next;
+	if (*pp)
+		*pp = r->file_next;
+}
+
+static void destroy(struct ps_region *r)
+{
+	forget_pages(r, 0, r->npages);
+	region_remove(r);
+	unlink_from_file(r);
+	file_put(r->file);
+	region_free(r);
+}
+
+static void link_to_file(struct ps_region *r, struct ps_file *f)
+{
+	r->file = f;
+	r->file_next = f->regions;
+	f->regions = r;
+}
+
+/* Move page words [from, from+n) of src to dst at page `to`, pointing the
+ * clean pages' policy nodes at their new place. */
+static void move_words(struct ps_region *dst, size_t to, struct ps_region *src, size_t from, size_t n)
+{
+	ps_cache_lock();
+	memmove(dst->pages + to, src->pages + from, n * sizeof(uint32_t));
+	for (size_t i = 0; i < n; i++) {
+		uint32_t w = dst->pages[to + i];
+		if (PG_STATE(w) == PG_CLEAN)
+			ps_cache_retarget(PG_NODE(w), dst, to + i);
+	}
+	ps_cache_unlock();
+}
+
+/* A region that keeps region r's pages [from, r->npages) as its own. */
+static struct ps_region *split_tail(struct ps_region *r, size_t from)
+{
+	struct ps_region *t = region_new(region_addr(r, from), r->npages - from, r->pgoff + from);
+	if (!t)
+		return NULL;
+	t->private_ = r->private_;
+	t->prot = r->prot;
+	t->advice = r->advice;
+	move_words(t, 0, r, from, t->npages);
+	if (region_insert(t)) {
+		move_words(r, from, t, 0, t->npages);
+		region_free(t);
+		return NULL;
+	}
+	r->file->refs++;
+	link_to_file(t, r->file);
+	r->npages = from;
+	return t;
+}
+
+/* Forget [start, end) of every region: its pages leave the cache; regions
+ * shrink, split or go. -ENOMEM only when a split cannot allocate (the range
+ * is then forgotten whole, which loses no data: its pages are unmapped). */
+static void forget_range(uintptr_t start, uintptr_t end)
+{
+	size_t i = region_first_after(start);
+	struct ps_region *r;
+	while ((r = region_at(i)) && r->start < end) {
+		size_t a = start > r->start ? (start - r->start) >> PS_PAGE_SHIFT : 0;
+		size_t b = end < region_end(r) ? (end - r->start) >> PS_PAGE_SHIFT : r->npages;
+		if (a == 0 && b == r->npages) {
+			destroy(r);
+			continue;
+		}
+		forget_pages(r, a, b);
+		if (b < r->npages && a > 0 && !split_tail(r, b))
+			ps_warn("out of memory splitting a mapping; its tail at %p is no longer served",
+				(void *)region_addr(r, b));
+		if (a > 0) {
+			r->npages = a;          /* keep the head */
+		} else {                        /* keep the tail, in place */
+			move_words(r, 0, r, b, r->npages - b);
+			r->start = region_addr(r, b);
+			r->pgoff += b;
+			r->npages -= b;
+		}
+		i++;
+	}
+}
+
+/* ---- mmap ---- */
+
+static int manageable(size_t len, int prot, int flags, int fd, off_t off, struct stat *st)
+{
+	int type = flags & MAP_TYPE;
+	int shared = type == MAP_SHARED || type == MAP_SHARED_VALIDATE;
+	if (!len || (off & (PS_PAGE - 1)) || (flags & UNMANAGED_FLAGS) || (prot & PROT_EXEC) ||
+	    !(prot & PROT_READ) || len < ps_opt.min_size)
+		return 0;
+	if (!(type == MAP_PRIVATE || (shared && !(prot & PROT_WRITE))))
+		return 0;
+	return fstat(fd, st) == 0 && S_ISREG(st->st_mode) && fs_has_io(fd);
+}
+
+/* Replace the kernel's mapping at p with a managed region. 0 or -errno
+ * (the kernel's mapping is then still there, untouched). */
+static int manage(void *p, size_t len, int prot, int flags, int fd, off_t off, const struct stat *st)
+{
+	int private_ = (flags & MAP_TYPE) == MAP_PRIVATE;
+	size_t npages = pages_of(len);
+	uint64_t pgoff = (uint64_t)off >> PS_PAGE_SHIFT;
+	if (private_ && !ps_uffd_has(UFFD_FEATURE_PAGEFAULT_FLAG_WP))
+		return -ENOTSUP;        /* private writes could not be kept from eviction */
+	struct ps_file *f;
+	int err = file_get(fd, st, pgoff + npages, &f);
+	if (err)
+		return err;
+	if (!ps_options_path_selected(&ps_opt, f->path)) {
+		file_put(f);
+		return -EPERM;
+	}
+	struct ps_region *r = region_new((uintptr_t)p, npages, pgoff);
+	if (!r || region_insert(r)) {
+		if (r)
+			region_free(r);
+		file_put(f);
+		return -ENOMEM;
+	}
+	int anon = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED;
+	if ((flags & MAP_NORESERVE) || !(private_ && (prot & PROT_WRITE)))
+		anon |= MAP_NORESERVE;  /* only private writable file maps are charged */
+	if (real.mmap(p, npages * PS_PAGE, prot, anon, -1, 0) == MAP_FAILED) {
+		err = -errno;
+	} else if ((err = ps_uffd_register((uintptr_t)p, npages * PS_PAGE, private_))) {
+		/* give the range back to the kernel as the program asked for it */
+		real.mmap(p, len, prot, (flags & ~(MAP_FIXED_NOREPLACE | MAP_POPULATE)) | MAP_FIXED, fd, off);
+	}
+	if (err) {
+		region_remove(r);
+		region_free(r);
+		file_put(f);
+		return err;
+	}
+	r->private_ = private_;
+	r->prot = prot;
+	r->advice = MADV_NORMAL;
+	link_to_file(r, f);
+	return 0;
+}
+
+void *ps_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	struct stat st;
+	int fixed = flags & MAP_FIXED;
+	if (fixed && overlaps_managed((uintptr_t)addr, len)) {
+		/* the kernel will replace whatever is there */
+		pthread_rwlock_wrlock(&ps_regions_lock);
+		forget_range((uintptr_t)addr, (uintptr_t)addr + pages_of(len) * PS_PAGE);
+		pthread_rwlock_unlock(&ps_regions_lock);
+	}
+	if ((flags & MAP_ANONYMOUS) || fd < 0)
+		return real.mmap(addr, len, prot, flags, fd, off);
+	if (!manageable(len, prot, flags, fd, off, &st) || !ps_service_ready()) {
+		void *p = real.mmap(addr, len, prot, flags, fd, off);
+		if (p != MAP_FAILED)
+			PS_COUNT(mappings_passthrough, 1);
+		return p;
+	}
+	void *p = real.mmap(addr, len, prot, flags & ~MAP_POPULATE, fd, off);
+	if (p == MAP_FAILED)
+		return p;
+	pthread_rwlock_wrlock(&ps_regions_lock);
+	int err = manage(p, len, prot, flags, fd, off, &st);
+	pthread_rwlock_unlock(&ps_regions_lock);
+	if (err) {
+		if (err != -EPERM)
+			ps_debug("mapping of fd %d passes through: %s", fd, strerror(-err));
+		PS_COUNT(mappings_passthrough, 1);
+		if (flags & MAP_POPULATE)
+			real.madvise(p, len, MADV_WILLNEED);
+		return p;
+	}
+	PS_COUNT(mappings_managed, 1);
+	if (flags & MAP_POPULATE)
+		ps_prefetch((uintptr_t)p, len);
+	return p;
+}
+
+/* ---- munmap, mremap ---- */
+
+int ps_munmap(void *addr, size_t len)
+{
+	if (((uintptr_t)addr & (PS_PAGE - 1)) || !len || !overlaps_managed((uintptr_t)addr, len))
+		return real.munmap(addr, len);
+	pthread_rwlock_wrlock(&ps_regions_lock);
+	forget_range((uintptr_t)addr, (uintptr_t)addr + pages_of(len) * PS_PAGE);
+	int ret = real.munmap(addr, len);
+	pthread_rwlock_unlock(&ps_regions_lock);
+	return ret;
+}
+
+/* After the kernel moved or grew region r to q: follow it. A move drops
+ * the registration and the write-protection of the pages it carried. */
+static int follow(struct ps_region *r, uintptr_t q, size_t npages, int moved)
+{
+	int err = region_resize(r, npages);
+	if (!err)
+		err = file_cover(r->file, r->pgoff + npages);
+	if (err)
+		return err;
+	if (moved) {
+		r->start = q;
+		region_moved(r);
+	}
+	err = ps_uffd_register(q, npages * PS_PAGE, r->private_);
+	if (!err && moved && r->private_)
+		err = ps_uffd_writeprotect(q, npages * PS_PAGE, 1);
+	return err;
+}
+
+void *ps_mremap(void *old, size_t old_size, size_t new_size, int flags, void *new_addr)
+{
+	uintptr_t o = (uintptr_t)old;
+	if ((o & (PS_PAGE - 1)) || !overlaps_managed(o, old_size ? old_size : 1))
+		return real.mremap(old, old_size, new_size, flags, new_addr);
+	pthread_rwlock_wrlock(&ps_regions_lock);
+	void *q = MAP_FAILED;
+	struct ps_region *r = region_find(o);
+	size_t oldp = pages_of(old_size), newp = pages_of(new_size);
+	if (!r || r->start != o || oldp != r->npages) {
+		/* Part of a mapping, or several: shrinking is an unmap of the
+		 * tail; moving a piece is not supported yet. */
+		if (newp < oldp && !(flags & MREMAP_FIXED) && r) {
+			forget_range(o + newp * PS_PAGE, o + oldp * PS_PAGE);
+			q = real.mremap(old, old_size, new_size, flags, new_addr);
+		} else {
+			ps_debug("mremap of part of a managed mapping refused");
+			errno = ENOMEM;
+		}
+		goto out;
+	}
+	if ((flags & MREMAP_FIXED) && overlaps_managed((uintptr_t)new_addr, new_size) &&
+	    (uintptr_t)new_addr != o)
+		forget_range((uintptr_t)new_addr, (uintptr_t)new_addr + newp * PS_PAGE);
+	if (newp < oldp)
+		forget_pages(r, newp, oldp);
+	q = real.mremap(old, old_size, new_size, flags, new_addr);
+	if (q == MAP_FAILED)
+		goto out;
+	if (newp < oldp)
+		r->npages = newp;
+	int err = follow(r, (uintptr_t)q, newp, q != old);
+	if (!err && (flags & MREMAP_DONTUNMAP)) {
+		/* The old range stays mapped, empty: it reads the file again. */
+		struct ps_region *again = region_new(o, oldp, r->pgoff);
+		if (!again || region_insert(again)) {
+			if (again)
+				region_free(again);
+			err = -ENOMEM;
+		} else {
+			again->private_ = r->private_;
+			again->prot = r->prot;
+			r->file->refs++;
+			link_to_file(again, r->file);
+		}
+	}
+	if (err)
+		ps_warn("mremap: cannot keep serving %p (%s); its missing pages would read zeros",
+			q, strerror(-err));
+out:
+	pthread_rwlock_unlock(&ps_regions_lock);
+	return q;
+}
+
+/* ---- mprotect, msync, madvise ---- */
+
+/* Any region in [start, start+len) mapped MAP_SHARED? (regions lock held) */
+static int range_has_shared(uintptr_t start, size_t len)
+{
+	struct ps_region *r;
+	for (size_t i = region_first_after(start); (r = region_at(i)) && r->start < start + len; i++)
+		if (!r->private_)
+			return 1;
+	return 0;
+}
+
+int ps_mprotect(void *addr, size_t len, int prot)
+{
+	if ((prot & PROT_WRITE) && overlaps_managed((uintptr_t)addr, len)) {
+		/* A shared mapping made writable would write to anonymous memory,
+		 * not to the file: refuse as for a file opened read-only. */
+		pthread_rwlock_rdlock(&ps_regions_lock);
+		int shared = range_has_shared((uintptr_t)addr, len);
+		pthread_rwlock_unlock(&ps_regions_lock);
+		if (shared) {
+			errno = EACCES;
+			return -1;
+		}
+	}
+	return real.mprotect(addr, len, prot);
+}
+
+/* Drop resident pages of [start, start+len) so that the next access reads
+ * the file: clean ones always, privately written ones too unless keep_dirty. */
+static void drop_range(uintptr_t start, size_t len, int keep_dirty)
+{
+	uintptr_t end = start + pages_of(len) * PS_PAGE;
+	struct iovec iov[64];
+	size_t n = 0;
+	struct ps_region *r;
+	pthread_rwlock_rdlock(&ps_regions_lock);
+	ps_cache_lock();
+	for (size_t i = region_first_after(start); (r = region_at(i)) && r->start < end; i++) {
+		size_t a = start > r->start ? (start - r->start) >> PS_PAGE_SHIFT : 0;
+		size_t b = end < region_end(r) ? (end - r->start) >> PS_PAGE_SHIFT : r->npages;
+		for (size_t p = a; p < b; p++) {
+			unsigned st = PG_STATE(page_load(r, p));
+			if (st != PG_CLEAN && st != PG_POISON && !(st == PG_DIRTY && !keep_dirty))
+				continue;
+			ps_cache_forget(r, p);
+			uintptr_t at = region_addr(r, p);
+			if (n && (uintptr_t)iov[n - 1].iov_base + iov[n - 1].iov_len == at) {
+				iov[n - 1].iov_len += PS_PAGE;
+				continue;
+			}
+			if (n == 64) {
+				ps_cache_zap(iov, n);
+				n = 0;
+			}
+			iov[n++] = (struct iovec){ (void *)at, PS_PAGE };
+		}
+	}
+	if (n)
+		ps_cache_zap(iov, n);
+	ps_cache_unlock();
+	pthread_rwlock_unlock(&ps_regions_lock);
+}
+
+int ps_msync(void *addr, size_t len, int flags)
+{
+	int ret = real.msync(addr, len, flags);
+	if (ret == 0 && (flags & MS_INVALIDATE) && overlaps_managed((uintptr_t)addr, len))
+		drop_range((uintptr_t)addr, len, 1);
+	return ret;
+}
+
+static void set_advice(uintptr_t start, size_t len, int advice)
+{
+	struct ps_region *r;
+	pthread_rwlock_rdlock(&ps_regions_lock);
+	for (size_t i = region_first_after(start); (r = region_at(i)) && r->start < start + len; i++)
+		r->advice = advice;
+	pthread_rwlock_unlock(&ps_regions_lock);
+}
+
+int ps_madvise(void *addr, size_t len, int advice)
+{
+	uintptr_t a = (uintptr_t)addr;
+	if (!overlaps_managed(a, len))
+		return real.madvise(addr, len, advice) ? -errno : 0;
+	switch (advice) {
+	case MADV_FREE:                 /* file mappings: the kernel says EINVAL */
+	case MADV_WIPEONFORK:
+	case MADV_KEEPONFORK:
+		return -EINVAL;
+	case MADV_REMOVE:               /* needs a writable shared mapping */
+		return -EACCES;
+	case MADV_DONTNEED:
+	case MADV_DONTNEED_LOCKED:
+		if (a & (PS_PAGE - 1))
+			return -EINVAL;
+		drop_range(a, len, 0);
+		break;
+	}
+	if (real.madvise(addr, len, advice))
+		return -errno;
+	if (advice == MADV_WILLNEED)
+		ps_prefetch(a, len);
+	else if (advice == MADV_NORMAL || advice == MADV_RANDOM || advice == MADV_SEQUENTIAL)
+		set_advice(a, len, advice);
+	return 0;
+}
+
+static int has_dirty(const struct ps_region *r)
+{
+	for (size_t p = 0; p < r->npages; p++)
+		if (PG_STATE(page_load(r, p)) == PG_DIRTY)
+			return 1;
+	return 0;
+}
+
+void ps_mapping_give_back_all(void)
+{
+	struct ps_region *r;
+	while ((r = region_at(0))) {
+		int flags = MAP_FIXED | (r->private_ ? MAP_PRIVATE : MAP_SHARED);
+		if (has_dirty(r))
+			ps_warn("pages this process wrote privately at %p are lost", (void *)r->start);
+		real.mmap((void *)r->start, r->npages * PS_PAGE, r->prot, flags, r->file->fd,
+			  (off_t)(r->pgoff << PS_PAGE_SHIFT));
+		destroy(r);
+	}
+}

@@ -1,0 +1,34 @@
+/* mapping.h - what pageshim does for the memory calls it interposes.
+ *
+ * mmap of an eligible file first maps the file with the kernel (so the
+ * kernel validates every argument, picks the address and applies MAP_FIXED
+ * and MAP_FIXED_NOREPLACE exactly as it would), then replaces that mapping
+ * in place with anonymous memory registered with userfaultfd. Anything
+ * pageshim will not manage keeps the kernel's mapping. Eligible: a regular
+ * file on a filesystem with I/O behind it (not tmpfs, ramfs, hugetlbfs,
+ * proc, sysfs …), page-aligned offset, not PROT_EXEC, not MAP_HUGETLB,
+ * MAP_LOCKED, MAP_SYNC or MAP_GROWSDOWN, MAP_PRIVATE or read-only
+ * MAP_SHARED, at least PAGESHIM_MIN_SIZE long, selected by the globs.
+ *
+ * Every function returns what the libc call returns, with errno set as the
+ * kernel would set it; the wrappers in interpose.c preserve errno on
+ * success. */
+#ifndef PAGESHIM_MAPPING_H
+#define PAGESHIM_MAPPING_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+void *ps_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off);
+int ps_munmap(void *addr, size_t len);
+void *ps_mremap(void *old, size_t old_size, size_t new_size, int flags, void *new_addr);
+int ps_mprotect(void *addr, size_t len, int prot);
+int ps_msync(void *addr, size_t len, int flags);
+/* 0 or -errno (posix_madvise returns the error, madvise sets errno). */
+int ps_madvise(void *addr, size_t len, int advice);
+
+/* In a child that cannot be served: map every region's file back with the
+ * kernel (private pages written before the fork are lost, and said so). */
+void ps_mapping_give_back_all(void);
+
+#endif

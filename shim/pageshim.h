@@ -1,0 +1,64 @@
+/* pageshim.h - the library's public interface: a stats snapshot.
+ *
+ * libpageshim.so exports the interposed libc names and this one function.
+ * A program (or a test) that wants the numbers looks it up at run time, so
+ * it runs unchanged without the shim:
+ *
+ *     int (*rd)(struct pageshim_stats *, size_t) =
+ *             dlsym(RTLD_DEFAULT, "pageshim_stats_read");
+ *     struct pageshim_stats st;
+ *     if (rd && rd(&st, sizeof st) == 0) ...
+ *
+ * The struct only grows at the end; `size` says how much of it the library
+ * filled, `version` changes when a field's meaning changes. */
+#ifndef PAGESHIM_H
+#define PAGESHIM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define PAGESHIM_STATS_VERSION 1
+
+/* Monotonic counters, in the order they are emitted. X(name, help). */
+#define PAGESHIM_COUNTERS(X)                                                   \
+	X(mappings_managed, "file mappings served by pageshim (ever)")          \
+	X(mappings_passthrough, "file mappings left to the kernel (ever)")      \
+	X(faults, "page-fault messages served")                                 \
+	X(pages_filled, "pages installed from the file")                        \
+	X(read_calls, "pread calls on backing files")                           \
+	X(bytes_read, "bytes read from backing files")                          \
+	X(evicted_pages, "pages dropped by the eviction policy")                \
+	X(eviction_calls, "madvise/process_madvise calls made to evict")        \
+	X(ghost_hits, "faults on pages evicted recently (re-faults)")           \
+	X(checksum_mismatches, "pages whose bytes changed since last read")     \
+	X(io_errors, "pread errors after retries")                              \
+	X(sigbus_raised, "SIGBUS delivered for managed pages")                  \
+	X(coherence_updates, "resident pages refreshed after the program wrote") \
+	X(prefetch_pages, "pages read for MADV_WILLNEED")
+
+struct pageshim_latency {
+	uint64_t count, p50_us, p99_us, p999_us, max_us;
+};
+
+struct pageshim_stats {
+	uint32_t size;              /* bytes of this struct the library filled */
+	uint32_t version;           /* PAGESHIM_STATS_VERSION */
+	int32_t active;             /* 1 when userfaultfd is serving mappings */
+	int32_t pad;
+	uint64_t budget_bytes;      /* cache budget */
+	uint64_t resident_bytes;    /* managed pages resident now */
+	uint64_t peak_resident_bytes;
+	uint64_t dirty_bytes;       /* private pages written by the program */
+	uint64_t mappings_live;     /* managed regions right now */
+#define PAGESHIM_FIELD_(name, help) uint64_t name;
+	PAGESHIM_COUNTERS(PAGESHIM_FIELD_)
+#undef PAGESHIM_FIELD_
+	struct pageshim_latency fault_latency;  /* fault message to pages installed */
+	struct pageshim_latency io_latency;     /* one pread */
+};
+
+/* Fill *out (at most `size` bytes). Returns 0, or -1 with errno EINVAL when
+ * size is too small for the header. */
+int pageshim_stats_read(struct pageshim_stats *out, size_t size);
+
+#endif

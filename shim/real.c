@@ -1,0 +1,85 @@
+/* real.c - the `real` table: raw syscalls until resolved, then RTLD_NEXT. */
+#include "real.h"
+
+#include <dlfcn.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+static void *raw_mmap(void *a, size_t l, int p, int f, int fd, off_t o)
+{
+	return (void *)syscall(SYS_mmap, a, l, p, f, fd, o);
+}
+static int raw_munmap(void *a, size_t l) { return (int)syscall(SYS_munmap, a, l); }
+static void *raw_mremap(void *o, size_t os, size_t ns, int f, void *na)
+{
+	return (void *)syscall(SYS_mremap, o, os, ns, f, na);
+}
+static int raw_mprotect(void *a, size_t l, int p) { return (int)syscall(SYS_mprotect, a, l, p); }
+static int raw_msync(void *a, size_t l, int f) { return (int)syscall(SYS_msync, a, l, f); }
+static int raw_madvise(void *a, size_t l, int adv) { return (int)syscall(SYS_madvise, a, l, adv); }
+static ssize_t raw_write(int fd, const void *b, size_t n) { return syscall(SYS_write, fd, b, n); }
+static ssize_t raw_writev(int fd, const struct iovec *v, int c) { return syscall(SYS_writev, fd, v, c); }
+static ssize_t raw_pwrite(int fd, const void *b, size_t n, off_t o)
+{
+	return syscall(SYS_pwrite64, fd, b, n, o);
+}
+static ssize_t raw_pwritev(int fd, const struct iovec *v, int c, off_t o)
+{
+	return syscall(SYS_pwritev, fd, v, c, o, 0);
+}
+static ssize_t raw_pwritev2(int fd, const struct iovec *v, int c, off_t o, int f)
+{
+	return syscall(SYS_pwritev2, fd, v, c, o, 0, f);
+}
+static int raw_ftruncate(int fd, off_t l) { return (int)syscall(SYS_ftruncate, fd, l); }
+static int raw_truncate(const char *p, off_t l) { return (int)syscall(SYS_truncate, p, l); }
+static int raw_fallocate(int fd, int m, off_t o, off_t l) { return (int)syscall(SYS_fallocate, fd, m, o, l); }
+static ssize_t raw_copy_file_range(int i, off_t *io, int o, off_t *oo, size_t l, unsigned f)
+{
+	return syscall(SYS_copy_file_range, i, io, o, oo, l, f);
+}
+static ssize_t raw_pread(int fd, void *b, size_t n, off_t o) { return syscall(SYS_pread64, fd, b, n, o); }
+static int raw_uffd_ioctl(int fd, unsigned long req, void *arg) { return (int)syscall(SYS_ioctl, fd, req, arg); }
+static ssize_t raw_process_madvise(int pidfd, const struct iovec *v, size_t n, int adv, unsigned f)
+{
+	return syscall(SYS_process_madvise, pidfd, v, n, adv, f);
+}
+
+struct ps_real real = {
+	.mmap = raw_mmap, .munmap = raw_munmap, .mremap = raw_mremap, .mprotect = raw_mprotect,
+	.msync = raw_msync, .madvise = raw_madvise, .write = raw_write, .writev = raw_writev,
+	.pwrite = raw_pwrite, .pwritev = raw_pwritev, .pwritev2 = raw_pwritev2,
+	.ftruncate = raw_ftruncate, .truncate = raw_truncate, .fallocate = raw_fallocate,
+	.copy_file_range = raw_copy_file_range, .pread = raw_pread,
+	.uffd_ioctl = raw_uffd_ioctl, .process_madvise = raw_process_madvise,
+};
+
+/* Every interposed name is required: libc has them all. pread64 is resolved
+ * by its 64-bit name so that a test library interposing it is found. */
+#define HOOK(field, name)                                       \
+	do {                                                    \
+		void *p_ = dlsym(RTLD_NEXT, name);              \
+		if (p_)                                         \
+			*(void **)&real.field = p_;             \
+	} while (0)
+
+void ps_real_resolve(void)
+{
+	HOOK(mmap, "mmap");
+	HOOK(munmap, "munmap");
+	HOOK(mremap, "mremap");
+	HOOK(mprotect, "mprotect");
+	HOOK(msync, "msync");
+	HOOK(madvise, "madvise");
+	HOOK(write, "write");
+	HOOK(writev, "writev");
+	HOOK(pwrite, "pwrite64");
+	HOOK(pwritev, "pwritev64");
+	HOOK(pwritev2, "pwritev64v2");
+	HOOK(ftruncate, "ftruncate64");
+	HOOK(truncate, "truncate64");
+	HOOK(fallocate, "fallocate64");
+	HOOK(copy_file_range, "copy_file_range");
+	HOOK(pread, "pread64");
+}

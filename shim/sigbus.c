@@ -1,0 +1,132 @@
+/* sigbus.c - see sigbus.h. */
+#include "sigbus.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "compat.h"
+#include "file.h"
+#include "log.h"
+#include "region.h"
+#include "stats.h"
+#include "uffd.h"
+
+/* The internal signal: the last real-time signal, which programs rarely
+ * use (glibc reserves the first ones; libraries count up from SIGRTMIN). */
+#define PS_SIGNAL (SIGRTMAX)
+
+static struct sigaction previous;
+
+static long self_sigqueue(int sig, siginfo_t *si)
+{
+	return syscall(SYS_rt_tgsigqueueinfo, getpid(), (pid_t)syscall(SYS_gettid), sig, si);
+}
+
+/* Runs in the faulting thread, with every signal blocked. Async-signal-safe. */
+static void on_internal(int sig, siginfo_t *si, void *ucv)
+{
+	if (si->si_code != SI_QUEUE || si->si_pid != getpid()) {
+		if (previous.sa_flags & SA_SIGINFO && previous.sa_sigaction)
+			previous.sa_sigaction(sig, si, ucv);
+		else if (previous.sa_handler != SIG_DFL && previous.sa_handler != SIG_IGN)
+			previous.sa_handler(sig);
+		return;
+	}
+	ucontext_t *uc = ucv;
+	struct sigaction bus;
+	sigaction(SIGBUS, NULL, &bus);
+	if (bus.sa_handler == SIG_IGN || sigismember(&uc->uc_sigmask, SIGBUS)) {
+		struct sigaction dfl;
+		memset(&dfl, 0, sizeof dfl);
+		dfl.sa_handler = SIG_DFL;
+		sigaction(SIGBUS, &dfl, NULL);
+		sigdelset(&uc->uc_sigmask, SIGBUS);
+	}
+	siginfo_t b;
+	memset(&b, 0, sizeof b);
+	b.si_signo = SIGBUS;
+	b.si_code = BUS_ADRERR;
+	b.si_addr = si->si_value.sival_ptr;
+	self_sigqueue(SIGBUS, &b);
+}
+
+int ps_sigbus_init(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_sigaction = on_internal;
+	sa.sa_flags = SA_SIGINFO | SA_RESTART;
+	sigfillset(&sa.sa_mask);
+	return sigaction(PS_SIGNAL, &sa, &previous) ? -errno : 0;
+}
+
+/* Read a small /proc file of thread tid into buf. Bytes read or -1. */
+static ssize_t read_task_file(uint32_t tid, const char *name, char *buf, size_t len)
+{
+	char path[64];
+	snprintf(path, sizeof path, "/proc/self/task/%u/%s", tid, name);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, buf, len - 1);
+	close(fd);
+	if (n >= 0)
+		buf[n] = 0;
+	return n;
+}
+
+/* Is thread tid stopped in a fault taken in user mode (not inside a syscall)? */
+static int in_user_fault(uint32_t tid)
+{
+	char buf[256];
+	return read_task_file(tid, "syscall", buf, sizeof buf) > 0 && !strncmp(buf, "-1 ", 3);
+}
+
+/* Does thread tid block the internal signal, or has the program taken it over? */
+static int internal_signal_unusable(uint32_t tid)
+{
+	struct sigaction cur;
+	if (sigaction(PS_SIGNAL, NULL, &cur) || cur.sa_sigaction != on_internal)
+		return 1;
+	char buf[2048];
+	if (read_task_file(tid, "status", buf, sizeof buf) <= 0)
+		return 1;
+	const char *blk = strstr(buf, "SigBlk:");
+	if (!blk)
+		return 1;
+	unsigned long long mask = strtoull(blk + 7, NULL, 16);
+	return (mask >> (PS_SIGNAL - 1)) & 1;
+}
+
+void ps_sigbus_raise(struct ps_region *r, size_t page, uintptr_t addr, uint32_t tid,
+		     const char *why, int err)
+{
+	uint64_t off = (r->pgoff + page) << PS_PAGE_SHIFT;
+	PS_COUNT(sigbus_raised, 1);
+	ps_warn("SIGBUS: %s: %s at file offset %llu (address %p, thread %u)%s%s", why,
+		r->file->path, (unsigned long long)off, (void *)addr, tid, err ? ": " : "",
+		err ? strerror(err) : "");
+	uintptr_t page_addr = region_addr(r, page);
+	if (in_user_fault(tid) && !internal_signal_unusable(tid)) {
+		siginfo_t si;
+		memset(&si, 0, sizeof si);
+		si.si_signo = PS_SIGNAL;
+		si.si_code = SI_QUEUE;
+		si.si_pid = getpid();
+		si.si_uid = getuid();
+		si.si_value.sival_ptr = (void *)addr;
+		if (syscall(SYS_rt_tgsigqueueinfo, getpid(), tid, PS_SIGNAL, &si) == 0)
+			return;
+	}
+	if (ps_uffd_has(UFFD_FEATURE_POISON) && ps_uffd_poison(page_addr, PS_PAGE) == 0) {
+		page_store(r, page, PG_POISON);
+		return;
+	}
+	ps_warn("cannot deliver SIGBUS to thread %u; it will fault again", tid);
+}

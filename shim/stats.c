@@ -1,0 +1,159 @@
+/* stats.c - see stats.h. */
+#include "stats.h"
+#include "real.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+struct ps_counters ps_count;
+struct ps_hist ps_fault_hist, ps_io_hist;
+
+uint64_t ps_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Bucket of v: values below PS_HIST_SUB get their own bucket; above, the
+ * power of two picks a group of PS_HIST_SUB buckets and the next 4 bits the
+ * bucket inside it. */
+static unsigned bucket_of(uint64_t v)
+{
+	if (v < PS_HIST_SUB)
+		return (unsigned)v;
+	unsigned msb = 63u - (unsigned)__builtin_clzll(v);
+	unsigned sub = (unsigned)(v >> (msb - 4)) & (PS_HIST_SUB - 1);
+	return (msb - 3) * PS_HIST_SUB + sub;
+}
+
+static uint64_t bucket_low(unsigned b)
+{
+	if (b < PS_HIST_SUB)
+		return b;
+	unsigned msb = b / PS_HIST_SUB + 3, sub = b % PS_HIST_SUB;
+	return ((uint64_t)(PS_HIST_SUB + sub)) << (msb - 4);
+}
+
+void ps_hist_add(struct ps_hist *h, uint64_t ns)
+{
+	__atomic_fetch_add(&h->bucket[bucket_of(ns)], 1, __ATOMIC_RELAXED);
+	uint64_t m = __atomic_load_n(&h->max_ns, __ATOMIC_RELAXED);
+	while (ns > m && !__atomic_compare_exchange_n(&h->max_ns, &m, ns, 1, __ATOMIC_RELAXED,
+						      __ATOMIC_RELAXED))
+		;
+}
+
+void ps_hist_summary(const struct ps_hist *h, struct pageshim_latency *out)
+{
+	uint64_t n = 0;
+	for (unsigned b = 0; b < PS_HIST_BUCKETS; b++)
+		n += __atomic_load_n(&h->bucket[b], __ATOMIC_RELAXED);
+	memset(out, 0, sizeof *out);
+	out->count = n;
+	out->max_us = __atomic_load_n(&h->max_ns, __ATOMIC_RELAXED) / 1000;
+	if (!n)
+		return;
+	const struct { uint64_t permille; uint64_t *dst; } q[] = {
+		{ 500, &out->p50_us }, { 990, &out->p99_us }, { 999, &out->p999_us },
+	};
+	uint64_t seen = 0;
+	unsigned qi = 0;
+	for (unsigned b = 0; b < PS_HIST_BUCKETS && qi < 3; b++) {
+		seen += __atomic_load_n(&h->bucket[b], __ATOMIC_RELAXED);
+		while (qi < 3 && seen * 1000 >= q[qi].permille * n)
+			*q[qi++].dst = bucket_low(b) / 1000;
+	}
+}
+
+void ps_stats_snapshot(struct pageshim_stats *st)
+{
+	struct ps_gauges g;
+	memset(st, 0, sizeof *st);
+	ps_gauges_read(&g);
+	st->size = sizeof *st;
+	st->version = PAGESHIM_STATS_VERSION;
+	st->active = g.active;
+	st->budget_bytes = g.budget_bytes;
+	st->resident_bytes = g.resident_bytes;
+	st->peak_resident_bytes = g.peak_resident_bytes;
+	st->dirty_bytes = g.dirty_bytes;
+	st->mappings_live = g.mappings_live;
+#define PS_COPY_(name, help) st->name = __atomic_load_n(&ps_count.name, __ATOMIC_RELAXED);
+	PAGESHIM_COUNTERS(PS_COPY_)
+#undef PS_COPY_
+	ps_hist_summary(&ps_fault_hist, &st->fault_latency);
+	ps_hist_summary(&ps_io_hist, &st->io_latency);
+}
+
+/* Expand %p in path into out. */
+static void expand_path(const char *path, char *out, size_t outlen)
+{
+	size_t o = 0;
+	for (const char *p = path; *p && o + 24 < outlen; p++) {
+		if (p[0] == '%' && p[1] == 'p') {
+			o += (size_t)snprintf(out + o, outlen - o, "%d", (int)getpid());
+			p++;
+		} else {
+			out[o++] = *p;
+		}
+	}
+	out[o] = 0;
+}
+
+static int append(char *buf, size_t len, size_t *o, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static int append(char *buf, size_t len, size_t *o, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(buf + *o, len - *o, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= len - *o)
+		return -ENOSPC;
+	*o += (size_t)n;
+	return 0;
+}
+
+static void append_latency(char *b, size_t len, size_t *o, const char *name,
+			   const struct pageshim_latency *l)
+{
+	append(b, len, o, ",\n  \"%s\": {\"count\": %llu, \"p50\": %llu, \"p99\": %llu, "
+	       "\"p999\": %llu, \"max\": %llu}", name, (unsigned long long)l->count,
+	       (unsigned long long)l->p50_us, (unsigned long long)l->p99_us,
+	       (unsigned long long)l->p999_us, (unsigned long long)l->max_us);
+}
+
+int ps_stats_write_json(const char *path)
+{
+	struct pageshim_stats st;
+	char file[4200], b[4096];
+	size_t o = 0;
+	ps_stats_snapshot(&st);
+	expand_path(path, file, sizeof file);
+	append(b, sizeof b, &o, "{\n  \"pid\": %d,\n  \"version\": %u,\n  \"active\": %d", (int)getpid(),
+	       st.version, st.active);
+#define PS_JSON_(name) append(b, sizeof b, &o, ",\n  \"%s\": %llu", #name, (unsigned long long)st.name);
+	PS_JSON_(budget_bytes) PS_JSON_(resident_bytes) PS_JSON_(peak_resident_bytes)
+	PS_JSON_(dirty_bytes) PS_JSON_(mappings_live)
+#define PS_JSON_COUNTER_(name, help) PS_JSON_(name)
+	PAGESHIM_COUNTERS(PS_JSON_COUNTER_)
+#undef PS_JSON_COUNTER_
+#undef PS_JSON_
+	append_latency(b, sizeof b, &o, "fault_latency_us", &st.fault_latency);
+	append_latency(b, sizeof b, &o, "io_latency_us", &st.io_latency);
+	if (append(b, sizeof b, &o, "\n}\n"))
+		return -ENOSPC;
+	int fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	ssize_t w = real.write(fd, b, o);
+	int err = w == (ssize_t)o ? 0 : -EIO;
+	close(fd);
+	return err;
+}
