@@ -44,19 +44,25 @@ static ssize_t read_full(int fd, char *dst, size_t len, uint64_t off)
 
 /* Re-install pages [a, b) of r that are still clean, from buf (valid pages
  * from a; those at or past `valid` are beyond the end of file and go).
- * Under the cache lock. */
+ * Under the cache lock; pages are PG_BUSY between zap and copy, so a thread
+ * faulting on one waits for the lock instead of spinning. */
 static void reinstall(struct ps_region *r, size_t a, size_t b, size_t valid)
 {
+	for (size_t p = a; p < b; p++) {
+		uint32_t w = page_load(r, p);
+		if (PG_STATE(w) == PG_POISON || (PG_STATE(w) == PG_CLEAN && p - a >= valid))
+			ps_cache_forget(r, p);
+		else if (PG_STATE(w) == PG_CLEAN)
+			page_store(r, p, PG_WORD(PG_BUSY, PG_NODE(w)));
+	}
 	real.madvise((void *)region_addr(r, a), (b - a) * PS_PAGE, MADV_DONTNEED);
 	for (size_t p = a; p < b; p++) {
-		unsigned st = PG_STATE(page_load(r, p));
-		if (st == PG_POISON || (st == PG_CLEAN && p - a >= valid)) {
-			ps_cache_forget(r, p);
-			continue;
-		}
-		if (st != PG_CLEAN)
-			continue;       /* evicted meanwhile */
-		if (ps_uffd_copy(region_addr(r, p), buf + (p - a) * PS_PAGE, PS_PAGE, r->private_))
+		uint32_t w = page_load(r, p);
+		if (PG_STATE(w) != PG_BUSY)
+			continue;       /* evicted before we got the lock, or gone past EOF */
+		int err = ps_uffd_copy(region_addr(r, p), buf + (p - a) * PS_PAGE, PS_PAGE, r->private_);
+		page_store(r, p, PG_WORD(PG_CLEAN, PG_NODE(w)));
+		if (err)
 			ps_cache_forget(r, p);
 		PS_COUNT(coherence_updates, 1);
 	}
@@ -113,6 +119,11 @@ static void changed(dev_t dev, ino_t ino, int src_fd, uint64_t off, uint64_t len
 							    : (off + len + PS_PAGE - 1) >> PS_PAGE_SHIFT;
 	pthread_rwlock_wrlock(&f->lock);
 	__atomic_fetch_add(&f->seq, 1, __ATOMIC_ACQ_REL);
+	if (!f->written) {
+		f->written = 1;
+		if (f->direct)
+			file_stop_direct(f);
+	}
 	file_forget_sums(f, first, end);
 	pthread_mutex_lock(&buf_lock);
 	if (!buf) {

@@ -146,7 +146,7 @@ static int transient(int err)
 	return err == EIO || err == EAGAIN || err == ETIMEDOUT || err == ENOMEM;
 }
 
-static int go_buffered(struct ps_file *f)
+int file_stop_direct(struct ps_file *f)
 {
 	char proc[64];
 	snprintf(proc, sizeof proc, "/proc/self/fd/%d", f->fd);
@@ -157,8 +157,7 @@ static int go_buffered(struct ps_file *f)
 	 * open file behind the same number atomically. */
 	dup2(fd, f->fd);
 	close(fd);
-	f->direct = 0;
-	ps_debug("%s: O_DIRECT refused, reading buffered", f->path);
+	__atomic_store_n(&f->direct, 0, __ATOMIC_RELAXED);
 	return 0;
 }
 
@@ -184,15 +183,17 @@ ssize_t file_read(struct ps_file *f, void *buf, size_t len, uint64_t off)
 		int err = errno;
 		if (err == EINTR)
 			continue;
-		if (err == EINVAL && f->direct && go_buffered(f) == 0)
+		if (err == EINVAL && f->direct && file_stop_direct(f) == 0) {
+			ps_debug("%s: O_DIRECT refused, reading buffered", f->path);
 			continue;
+		}
 		if (transient(err) && ++tries < READ_RETRIES) {
 			nanosleep(&(struct timespec){ .tv_nsec = 1000000L << tries }, NULL);
 			continue;
 		}
 		return -err;
 	}
-	if (!f->direct && done)
+	if (!f->direct && !f->written && done)
 		posix_fadvise(f->fd, (off_t)off, (off_t)done, POSIX_FADV_DONTNEED);
 	return (ssize_t)done;
 }

@@ -36,6 +36,7 @@ struct ps_file {
 	uint64_t id;                    /* small number for ghost keys and logs */
 	int fd;                         /* pageshim's own descriptor */
 	int direct;                     /* fd has O_DIRECT */
+	int written;                    /* the process writes this file itself */
 	char *path;                     /* for messages */
 	unsigned refs;                  /* regions using it */
 	struct ps_region *regions;
@@ -66,6 +67,11 @@ ssize_t file_read(struct ps_file *f, void *buf, size_t len, uint64_t off);
 
 /* XXH3-64 of one page, never 0 (0 means unknown). */
 uint64_t file_sum(const void *page);
+/* Read through the page cache from now on: for a file the process writes,
+ * its own writes put the pages there, and an O_DIRECT read of a dirty range
+ * would first wait for the kernel to write it back. 0 or -errno. */
+int file_stop_direct(struct ps_file *f);
+
 /* Record the checksum of file page `fpage` just read (under f->lock read).
  * Returns 1 when a different checksum was known: the page changed since
  * pageshim last read it. The new one is kept unless `refuse` is set. */

@@ -12,6 +12,7 @@
 #include "cache.h"
 #include "file.h"
 #include "fill.h"
+#include "guard.h"
 #include "log.h"
 #include "mapping.h"
 #include "real.h"
@@ -23,6 +24,7 @@
 extern char **environ;
 
 struct ps_options ps_opt;
+__thread int ps_guard_depth __attribute__((tls_model("initial-exec")));
 
 enum { ST_NEW, ST_INITIALISING, ST_ENABLED, ST_DISABLED };
 static int state = ST_NEW;

@@ -20,8 +20,6 @@
 
 #define EXPORT __attribute__((visibility("default")))
 
-__thread int ps_guard_depth __attribute__((tls_model("initial-exec")));
-
 static int bypass(void) { return ps_guard_busy() || !ps_enabled(); }
 
 /* Run `call` as pageshim's own work: wrappers it reaches go straight through. */
