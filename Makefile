@@ -18,10 +18,8 @@ Q := @
 endif
 
 B := build
-# Debian packages the build and the tests need: (package, file that proves it is there)
-DEPS := libxxhash-dev:/usr/include/xxhash.h uthash-dev:/usr/include/uthash.h \
-	libunwind-dev:/usr/include/libunwind.h sqlite3:/usr/bin/sqlite3 \
-	lmdb-utils:/usr/bin/mdb_load libncurses-dev:/usr/include/ncurses.h
+# Debian packages the build and the tests need
+DEPS := libxxhash-dev uthash-dev libunwind-dev sqlite3 lmdb-utils libncurses-dev
 
 SHIM_SRC := $(wildcard shim/*.c)
 SHIM_OBJ := $(SHIM_SRC:shim/%.c=$(B)/shim/%.o)
@@ -37,7 +35,8 @@ TEST_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/unit/%) $(SEM_SRC:tests/sem/%.c
 all: $(B)/libpageshim.so $(B)/pageshim
 
 deps:
-	@missing=""; for d in $(DEPS); do [ -e "$${d#*:}" ] || missing="$$missing $${d%%:*}"; done; \
+	@missing=""; for d in $(DEPS); do \
+	  dpkg-query -W -f='$${Status}' $$d 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$d"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then echo "installing:$$missing"; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
@@ -57,7 +56,7 @@ $(B)/tools/%.o: tools/%.c $(wildcard tools/*.h) $(wildcard shim/*.h) | $(B)/tool
 	@echo "  CC  $<"
 	$(Q)$(CC) $(CFLAGS) -Itools -c $< -o $@
 
-$(B)/pageshim: $(TOOL_OBJ) $(B)/shim/options.o
+$(B)/pageshim: $(TOOL_OBJ) $(B)/shim/options.o $(B)/shim/hist.o
 	@echo "  LD  $@"
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ -lm
 

@@ -20,55 +20,14 @@ uint64_t ps_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* Bucket of v: values below PS_HIST_SUB get their own bucket; above, the
- * power of two picks a group of PS_HIST_SUB buckets and the next 4 bits the
- * bucket inside it. */
-static unsigned bucket_of(uint64_t v)
+/* Latency summary in microseconds. */
+static void summary(const struct ps_hist *h, struct pageshim_latency *out)
 {
-	if (v < PS_HIST_SUB)
-		return (unsigned)v;
-	unsigned msb = 63u - (unsigned)__builtin_clzll(v);
-	unsigned sub = (unsigned)(v >> (msb - 4)) & (PS_HIST_SUB - 1);
-	return (msb - 3) * PS_HIST_SUB + sub;
-}
-
-static uint64_t bucket_low(unsigned b)
-{
-	if (b < PS_HIST_SUB)
-		return b;
-	unsigned msb = b / PS_HIST_SUB + 3, sub = b % PS_HIST_SUB;
-	return ((uint64_t)(PS_HIST_SUB + sub)) << (msb - 4);
-}
-
-void ps_hist_add(struct ps_hist *h, uint64_t ns)
-{
-	__atomic_fetch_add(&h->bucket[bucket_of(ns)], 1, __ATOMIC_RELAXED);
-	uint64_t m = __atomic_load_n(&h->max_ns, __ATOMIC_RELAXED);
-	while (ns > m && !__atomic_compare_exchange_n(&h->max_ns, &m, ns, 1, __ATOMIC_RELAXED,
-						      __ATOMIC_RELAXED))
-		;
-}
-
-void ps_hist_summary(const struct ps_hist *h, struct pageshim_latency *out)
-{
-	uint64_t n = 0;
-	for (unsigned b = 0; b < PS_HIST_BUCKETS; b++)
-		n += __atomic_load_n(&h->bucket[b], __ATOMIC_RELAXED);
-	memset(out, 0, sizeof *out);
-	out->count = n;
-	out->max_us = __atomic_load_n(&h->max_ns, __ATOMIC_RELAXED) / 1000;
-	if (!n)
-		return;
-	const struct { uint64_t permille; uint64_t *dst; } q[] = {
-		{ 500, &out->p50_us }, { 990, &out->p99_us }, { 999, &out->p999_us },
-	};
-	uint64_t seen = 0;
-	unsigned qi = 0;
-	for (unsigned b = 0; b < PS_HIST_BUCKETS && qi < 3; b++) {
-		seen += __atomic_load_n(&h->bucket[b], __ATOMIC_RELAXED);
-		while (qi < 3 && seen * 1000 >= q[qi].permille * n)
-			*q[qi++].dst = bucket_low(b) / 1000;
-	}
+	out->count = ps_hist_count(h);
+	out->p50_us = (uint64_t)(ps_hist_quantile(h, 0.5) / 1000);
+	out->p99_us = (uint64_t)(ps_hist_quantile(h, 0.99) / 1000);
+	out->p999_us = (uint64_t)(ps_hist_quantile(h, 0.999) / 1000);
+	out->max_us = __atomic_load_n(&h->max, __ATOMIC_RELAXED) / 1000;
 }
 
 void ps_stats_snapshot(struct pageshim_stats *st)
@@ -87,8 +46,8 @@ void ps_stats_snapshot(struct pageshim_stats *st)
 #define PS_COPY_(name, help) st->name = __atomic_load_n(&ps_count.name, __ATOMIC_RELAXED);
 	PAGESHIM_COUNTERS(PS_COPY_)
 #undef PS_COPY_
-	ps_hist_summary(&ps_fault_hist, &st->fault_latency);
-	ps_hist_summary(&ps_io_hist, &st->io_latency);
+	summary(&ps_fault_hist, &st->fault_latency);
+	summary(&ps_io_hist, &st->io_latency);
 }
 
 /* Expand %p in path into out. */

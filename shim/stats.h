@@ -2,11 +2,11 @@
  *
  * Counters are relaxed atomics (a handful of handler threads update them;
  * a relaxed add is a few nanoseconds against a 10 µs fault). Latencies go
- * into log-linear histograms (16 sub-buckets per power of two, ~6% error),
- * so percentiles come from every sample, not from a sample of them. */
+ * into histograms (hist.h), so percentiles come from every sample. */
 #ifndef PAGESHIM_STATS_H
 #define PAGESHIM_STATS_H
 
+#include "hist.h"
 #include "pageshim.h"
 
 #include <stdint.h>
@@ -21,18 +21,7 @@ extern struct ps_counters ps_count;
 
 #define PS_COUNT(name, n) __atomic_fetch_add(&ps_count.name, (uint64_t)(n), __ATOMIC_RELAXED)
 
-#define PS_HIST_SUB 16
-#define PS_HIST_BUCKETS (64 * PS_HIST_SUB)
-struct ps_hist {
-	uint64_t bucket[PS_HIST_BUCKETS];
-	uint64_t max_ns;
-};
-
-extern struct ps_hist ps_fault_hist, ps_io_hist;
-
-void ps_hist_add(struct ps_hist *h, uint64_t ns);
-/* Latency summary in microseconds. */
-void ps_hist_summary(const struct ps_hist *h, struct pageshim_latency *out);
+extern struct ps_hist ps_fault_hist, ps_io_hist;   /* nanoseconds */
 
 uint64_t ps_now_ns(void);
 
