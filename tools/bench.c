@@ -1,0 +1,211 @@
+/* bench.c - `pageshim bench`: read a file through mmap or pread from N
+ * threads for S seconds, verify every word, report throughput, latency,
+ * memory and faults.
+ *
+ * Run it bare for the kernel's numbers and under `pageshim run` for the
+ * shim's; the workload is the same. This file reads the flags, prepares
+ * the file, opens it and hands over to bench_worker.c and bench_report.c. */
+#include "bench.h"
+#include "cli.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+const char *const bench_pattern_names[] = { "random", "seq", NULL };
+const char *const bench_io_names[] = { "mmap", "pread", "pread-direct", NULL };
+const char *const bench_advice_names[] = { "normal", "random", "sequential", NULL };
+
+#define PAGE 4096u                      /* sizes and O_DIRECT offsets align to this */
+#define MAX_FILE (1ULL << 44)           /* 16 TiB: past any test disk */
+#define MAX_ACCESS (64ULL << 20)
+#define MAX_THREADS 1024
+#define MAX_SECONDS 86400.0
+
+enum { OPT_FILE = 256, OPT_SIZE, OPT_PATTERN, OPT_THREADS, OPT_SECONDS, OPT_ACCESS,
+       OPT_ADVICE, OPT_IO, OPT_SEED, OPT_JSON };
+
+static const struct option opts[] = {
+	{ "file", required_argument, NULL, OPT_FILE },
+	{ "size", required_argument, NULL, OPT_SIZE },
+	{ "pattern", required_argument, NULL, OPT_PATTERN },
+	{ "threads", required_argument, NULL, OPT_THREADS },
+	{ "seconds", required_argument, NULL, OPT_SECONDS },
+	{ "access", required_argument, NULL, OPT_ACCESS },
+	{ "advice", required_argument, NULL, OPT_ADVICE },
+	{ "io", required_argument, NULL, OPT_IO },
+	{ "seed", required_argument, NULL, OPT_SEED },
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "help", no_argument, NULL, 'h' },
+	{ 0 },
+};
+
+static void bench_help(FILE *f)
+{
+	fprintf(f, "usage: %s\n", bench_cmd.synopsis);
+	fputs("  --file PATH       the data file (required); created when missing or of\n"
+	      "                    another size, else reused\n"
+	      "  --size SIZE       its size, a multiple of 4K (required to create it)\n"
+	      "  --pattern P       random (uniform over the file, default) or seq (each\n"
+	      "                    thread walks its own stripe, wrapping)\n"
+	      "  --threads N       reader threads, 1 to 1024 (default 1)\n"
+	      "  --seconds S       how long to read (default 10); 0 only prepares the file\n"
+	      "  --access BYTES    bytes per read, a multiple of 8 (4K for pread-direct),\n"
+	      "                    at offsets that are multiples of it (default 4K)\n"
+	      "  --advice A        normal (default), random or sequential: madvise for mmap,\n"
+	      "                    posix_fadvise for pread\n"
+	      "  --io IO           mmap (MAP_SHARED, PROT_READ, default), pread, or\n"
+	      "                    pread-direct (O_DIRECT, page-aligned buffer)\n"
+	      "  --seed N          seed of the random positions (default 1)\n"
+	      "  --json            one JSON object on one line instead of the table\n"
+	      "  --help            this text\n"
+	      "Word at offset o holds a 64-bit mix of o, and every read is checked: a wrong\n"
+	      "word prints its offset, expected and got, and exits 1. The report gives ops/s,\n"
+	      "MB/s, latency p50/p99/p99.9/max (us, per read incl. its check), peak RSS of the\n"
+	      "process, major/minor faults and user/system CPU of the timed phase, the\n"
+	      "library's stats when run under `pageshim run`, and last, always, `ops/s: N`.\n"
+	      "Create the file in a separate run (--seconds 0) to keep its buffer out of\n"
+	      "the peak RSS.\n", f);
+}
+
+/* Read the flags into *c; exits EXIT_USAGE on anything malformed. */
+static void parse_flags(struct bench_cfg *c, int argc, char **argv)
+{
+	const struct cli_cmd *me = &bench_cmd;
+	int ch;
+	optind = 1;
+	while ((ch = cli_getopt(me, argc, argv, opts)) != -1) {
+		switch (ch) {
+		case OPT_FILE: c->path = optarg; break;
+		case OPT_SIZE: c->size = cli_size(me, "size", optarg, PAGE, MAX_FILE); break;
+		case OPT_PATTERN: c->pattern = cli_choice(me, "pattern", optarg, bench_pattern_names); break;
+		case OPT_THREADS: c->threads = cli_uint(me, "threads", optarg, 1, MAX_THREADS); break;
+		case OPT_SECONDS: c->seconds = cli_seconds(me, "seconds", optarg, MAX_SECONDS); break;
+		case OPT_ACCESS: c->access = cli_size(me, "access", optarg, 8, MAX_ACCESS); break;
+		case OPT_ADVICE: c->advice = cli_choice(me, "advice", optarg, bench_advice_names); break;
+		case OPT_IO: c->io = cli_choice(me, "io", optarg, bench_io_names); break;
+		case OPT_SEED: c->seed = cli_uint(me, "seed", optarg, 0, UINT64_MAX); break;
+		case OPT_JSON: c->json = 1; break;
+		}
+	}
+	if (optind < argc)
+		cli_usage_error(me, "unexpected argument \"%s\"", argv[optind]);
+	if (!c->path)
+		cli_usage_error(me, "--file is required");
+}
+
+/* The rules between flags, once all are read. */
+static void check_flags(const struct bench_cfg *c)
+{
+	char v[32];
+	if (c->size % PAGE) {
+		snprintf(v, sizeof v, "%llu", (unsigned long long)c->size);
+		cli_bad_value(&bench_cmd, "size", v, "a multiple of 4096 bytes");
+	}
+	unsigned align = c->io == IO_DIRECT ? PAGE : 8;
+	if (c->access % align) {
+		snprintf(v, sizeof v, "%zu", c->access);
+		cli_bad_value(&bench_cmd, "access", v, "a multiple of %u bytes%s", align,
+			      c->io == IO_DIRECT ? " with --io pread-direct" : "");
+	}
+}
+
+/* Make sure the file holds the pattern at the wanted size; its size. */
+static uint64_t prepare_file(const struct bench_cfg *c)
+{
+	struct stat st;
+	int exists = stat(c->path, &st) == 0;
+	if (!exists && errno != ENOENT)
+		cli_die(&bench_cmd, EXIT_RUN_FAILED, "%s: %s", c->path, strerror(errno));
+	if (exists && !S_ISREG(st.st_mode))
+		cli_die(&bench_cmd, EXIT_USAGE, "%s is not a regular file", c->path);
+	if (exists && (!c->size || (uint64_t)st.st_size == c->size))
+		return (uint64_t)st.st_size;
+	if (!c->size)
+		cli_usage_error(&bench_cmd, "%s does not exist: --size is needed to create it",
+				c->path);
+	fprintf(stderr, "pageshim bench: writing %s (%llu MiB)\n", c->path,
+		(unsigned long long)(c->size >> 20));
+	int rc = data_create(c->path, c->size);
+	if (rc)
+		cli_die(&bench_cmd, EXIT_RUN_FAILED, "cannot write %s: %s", c->path, strerror(-rc));
+	return c->size;
+}
+
+/* Open (and for mmap, map) the file with the wanted advice. */
+static void open_target(struct bench_target *t)
+{
+	static const int madv[] = { MADV_NORMAL, MADV_RANDOM, MADV_SEQUENTIAL };
+	static const int fadv[] = { POSIX_FADV_NORMAL, POSIX_FADV_RANDOM, POSIX_FADV_SEQUENTIAL };
+	const struct bench_cfg *c = t->cfg;
+	t->slots = t->size / c->access;
+	if (t->slots == 0 || (c->pattern == PAT_SEQ && t->slots < c->threads))
+		cli_usage_error(&bench_cmd, "%s holds %llu blocks of --access %zu bytes: too few "
+				"for %u thread(s)", c->path, (unsigned long long)t->slots,
+				c->access, c->threads);
+	t->fd = open(c->path, O_RDONLY | O_CLOEXEC | (c->io == IO_DIRECT ? O_DIRECT : 0));
+	if (t->fd < 0)
+		cli_die(&bench_cmd, EXIT_RUN_FAILED, "open %s%s: %s", c->path,
+			c->io == IO_DIRECT ? " with O_DIRECT" : "", strerror(errno));
+	int rc = 0;
+	if (c->io == IO_MMAP) {
+		t->map = mmap(NULL, t->size, PROT_READ, MAP_SHARED, t->fd, 0);
+		if (t->map == MAP_FAILED)
+			cli_die(&bench_cmd, EXIT_RUN_FAILED, "mmap %s: %s", c->path, strerror(errno));
+		rc = madvise((void *)t->map, t->size, madv[c->advice]) ? errno : 0;
+	} else {
+		rc = posix_fadvise(t->fd, 0, 0, fadv[c->advice]);
+	}
+	if (rc)
+		cli_die(&bench_cmd, EXIT_RUN_FAILED, "advice %s on %s: %s",
+			bench_advice_names[c->advice], c->path, strerror(rc));
+}
+
+/* Say what went wrong in the first failed access. */
+static _Noreturn void report_fault(const struct bench_target *t, const struct bench_fault *f)
+{
+	if (f->err)
+		cli_die(&bench_cmd, EXIT_RUN_FAILED, "read of %zu bytes at offset %llu of %s: %s",
+			t->cfg->access, (unsigned long long)f->offset, t->cfg->path,
+			strerror(f->err));
+	cli_die(&bench_cmd, EXIT_RUN_FAILED, "verification failed in %s at offset %llu (0x%llx): "
+		"expected 0x%016llx, got 0x%016llx (was the file written by pageshim bench?)",
+		t->cfg->path, (unsigned long long)f->offset, (unsigned long long)f->offset,
+		(unsigned long long)f->expected, (unsigned long long)f->got);
+}
+
+static int bench_main(int argc, char **argv)
+{
+	struct bench_cfg cfg = { .pattern = PAT_RANDOM, .io = IO_MMAP, .advice = ADV_NORMAL,
+				 .threads = 1, .seconds = 10, .access = PAGE, .seed = 1 };
+	parse_flags(&cfg, argc, argv);
+	check_flags(&cfg);
+	struct bench_target t = { .cfg = &cfg, .size = prepare_file(&cfg) };
+	if (cfg.seconds == 0) {
+		fprintf(stderr, "pageshim bench: %s is ready (%llu bytes)\n", cfg.path,
+			(unsigned long long)t.size);
+		return 0;
+	}
+	open_target(&t);
+	struct bench_result r;
+	int rc = bench_workers_run(&t, &r);
+	if (rc)
+		cli_die(&bench_cmd, EXIT_RUN_FAILED, "cannot start the threads: %s", strerror(-rc));
+	if (r.failed)
+		report_fault(&t, &r.fault);
+	bench_report(&t, &r);
+	return 0;
+}
+
+const struct cli_cmd bench_cmd = {
+	.name = "bench",
+	.synopsis = "pageshim bench --file PATH [--size SIZE] [--pattern random|seq] [--threads N] "
+		    "[--seconds S] [--access BYTES] [--advice normal|random|sequential] "
+		    "[--io mmap|pread|pread-direct] [--seed N] [--json]",
+	.summary = "a verified read workload over a file, through mmap or pread",
+	.main = bench_main,
+	.help = bench_help,
+};
