@@ -11,7 +11,6 @@
 
 #include "cache.h"
 #include "file.h"
-#include "log.h"
 #include "real.h"
 #include "region.h"
 #include "stats.h"
@@ -23,6 +22,16 @@
  * their own; refreshes of different files take turns on it. */
 static pthread_mutex_t buf_lock = PTHREAD_MUTEX_INITIALIZER;
 static char *buf;
+
+int ps_coherence_init(void)
+{
+	buf = real.mmap(NULL, RUN_MAX * PS_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (buf == MAP_FAILED) {
+		buf = NULL;
+		return -ENOMEM;
+	}
+	return 0;
+}
 
 static int refreshable(unsigned st) { return st == PG_CLEAN || st == PG_POISON; }
 
@@ -126,12 +135,6 @@ static void changed(dev_t dev, ino_t ino, int src_fd, uint64_t off, uint64_t len
 	}
 	file_forget_sums(f, first, end);
 	pthread_mutex_lock(&buf_lock);
-	if (!buf) {
-		buf = real.mmap(NULL, RUN_MAX * PS_PAGE, PROT_READ | PROT_WRITE,
-				MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (buf == MAP_FAILED)
-			buf = NULL;
-	}
 	for (struct ps_region *r = f->regions; r; r = r->file_next) {
 		if (new_size != PS_TO_EOF)
 			drop_past(r, new_size);
@@ -139,11 +142,7 @@ static void changed(dev_t dev, ino_t ino, int src_fd, uint64_t off, uint64_t len
 		uint64_t b = end - r->pgoff < r->npages && end > r->pgoff ? end - r->pgoff : r->npages;
 		if (end <= r->pgoff || a >= r->npages)
 			continue;
-		if (buf)
-			refresh_region(r, (size_t)a, (size_t)b, src_fd);
-		else
-			ps_warn_once("no memory to refresh mapped pages after a write: "
-				     "mappings may show old bytes");
+		refresh_region(r, (size_t)a, (size_t)b, src_fd);
 	}
 	pthread_mutex_unlock(&buf_lock);
 	pthread_rwlock_unlock(&f->lock);

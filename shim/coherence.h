@@ -17,6 +17,9 @@
 
 #define PS_TO_EOF UINT64_MAX
 
+/* Allocate the refresh buffer (at service start). 0 or -ENOMEM. */
+int ps_coherence_init(void);
+
 /* The program changed [off, off+len) of the file open as fd (len may be
  * PS_TO_EOF). new_size is the file's size when it shrank or shifted (truncate,
  * collapse), else PS_TO_EOF. Keeps errno. */

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cache.h"
+#include "coherence.h"
 #include "file.h"
 #include "fill.h"
 #include "guard.h"
@@ -105,13 +106,25 @@ static int rearm_regions(void)
 	return 0;
 }
 
+/* Writers are preferred, so a munmap waits only for fills already running. */
+static void regions_lock_init(void)
+{
+	pthread_rwlockattr_t a;
+	pthread_rwlockattr_init(&a);
+	pthread_rwlockattr_setkind_np(&a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&ps_regions_lock, &a);
+	pthread_rwlockattr_destroy(&a);
+}
+
 static void fork_child(void)
 {
 	if (service != SVC_READY)
 		return;
 	ps_prefetch_unlock();
 	ps_cache_unlock();
-	pthread_rwlock_unlock(&ps_regions_lock);
+	/* Not unlock: glibc knows the writer by thread id, which the child's
+	 * thread does not share, and would take it for a reader. */
+	regions_lock_init();
 	int err = ps_uffd_fork_child();
 	if (!err)
 		err = rearm_regions();
@@ -145,10 +158,7 @@ static void init_once(void)
 		state = ST_DISABLED;
 		return;
 	}
-	pthread_rwlockattr_t a;
-	pthread_rwlockattr_init(&a);
-	pthread_rwlockattr_setkind_np(&a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
-	pthread_rwlock_init(&ps_regions_lock, &a);
+	regions_lock_init();
 	pthread_atfork(fork_prepare, fork_parent, fork_child);
 	state = ps_opt.disable ? ST_DISABLED : ST_ENABLED;
 }
@@ -176,7 +186,7 @@ static int start_service(void)
 		return err;
 	}
 	unsigned inflight = (ps_opt.handlers + 1) * ps_opt.readahead;
-	if ((err = ps_sigbus_init()) || (err = ps_cache_init(ps_opt.cache_size, inflight)) ||
+	if ((err = ps_sigbus_init()) || (err = ps_coherence_init()) || (err = ps_cache_init(ps_opt.cache_size, inflight)) ||
 	    (err = ps_uffd_start(ps_opt.handlers, ps_opt.readahead)) ||
 	    (err = ps_prefetch_start(ps_opt.readahead))) {
 		ps_warn("cannot start (%s): every file mapping goes to the kernel's mmap", strerror(-err));

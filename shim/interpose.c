@@ -117,7 +117,10 @@ EXPORT int posix_madvise(void *addr, size_t len, int advice)
 		errno = saved;
 		return r;
 	}
-	return -GUARDED(int, ps_madvise(addr, len, advice));
+	int saved = errno;
+	int r = GUARDED(int, ps_madvise(addr, len, advice));
+	errno = saved;
+	return -r;
 }
 
 /* ---- writes: after the real call, managed mappings of the file follow ---- */

@@ -112,14 +112,16 @@ static struct ps_region *split_tail(struct ps_region *r, size_t from)
 	t->prot = r->prot;
 	t->advice = r->advice;
 	move_words(t, 0, r, from, t->npages);
+	size_t had = r->npages;
+	r->npages = from;               /* before the insert: the registry stays sorted */
 	if (region_insert(t)) {
+		r->npages = had;
 		move_words(r, from, t, 0, t->npages);
 		region_free(t);
 		return NULL;
 	}
 	r->file->refs++;
 	link_to_file(t, r->file);
-	r->npages = from;
 	return t;
 }
 
