@@ -117,7 +117,10 @@ static void drop_past(struct ps_region *r, uint64_t new_size)
 
 static void changed(dev_t dev, ino_t ino, int src_fd, uint64_t off, uint64_t len, uint64_t new_size)
 {
-	pthread_rwlock_rdlock(&ps_regions_lock);
+	sigset_t saved;
+	if (!file_maybe_managed(dev, ino))
+		return;
+	regions_enter(0, &saved);
 	struct ps_file *f = file_find(dev, ino);
 	if (!f)
 		goto out;
@@ -147,7 +150,7 @@ static void changed(dev_t dev, ino_t ino, int src_fd, uint64_t off, uint64_t len
 	pthread_mutex_unlock(&buf_lock);
 	pthread_rwlock_unlock(&f->lock);
 out:
-	pthread_rwlock_unlock(&ps_regions_lock);
+	regions_leave(&saved);
 }
 
 void ps_coherence_fd(int fd, uint64_t off, uint64_t len, uint64_t new_size)

@@ -25,6 +25,21 @@ static unsigned nfiles;         /* atomic: read without the regions lock */
 
 unsigned file_count(void) { return __atomic_load_n(&nfiles, __ATOMIC_RELAXED); }
 
+/* A counting filter of the managed inodes, read without any lock. */
+#define FILTER_SLOTS 1024u
+static unsigned filter[FILTER_SLOTS];
+
+static unsigned *filter_slot(dev_t dev, ino_t ino)
+{
+	uint64_t h = ((uint64_t)ino * 0x9e3779b97f4a7c15ULL) ^ (uint64_t)dev;
+	return &filter[(h >> 32) % FILTER_SLOTS];
+}
+
+int file_maybe_managed(dev_t dev, ino_t ino)
+{
+	return __atomic_load_n(filter_slot(dev, ino), __ATOMIC_RELAXED) != 0;
+}
+
 struct ps_file *file_find(dev_t dev, ino_t ino)
 {
 	struct ps_file_key k;
@@ -112,6 +127,7 @@ int file_get(int fd, const struct stat *st, uint64_t pages, struct ps_file **out
 		pthread_rwlock_init(&f->lock, NULL);
 		HASH_ADD(hh, files, key, sizeof f->key, f);
 		__atomic_fetch_add(&nfiles, 1, __ATOMIC_RELAXED);
+		__atomic_fetch_add(filter_slot(f->key.dev, f->key.ino), 1, __ATOMIC_RELAXED);
 		ps_debug("managing %s (%s reads)", f->path, f->direct ? "O_DIRECT" : "buffered");
 	}
 	int err = file_cover(f, pages);
@@ -133,6 +149,7 @@ void file_put(struct ps_file *f)
 		return;
 	HASH_DEL(files, f);
 	__atomic_fetch_sub(&nfiles, 1, __ATOMIC_RELAXED);
+	__atomic_fetch_sub(filter_slot(f->key.dev, f->key.ino), 1, __ATOMIC_RELAXED);
 	close(f->fd);
 	if (f->sums)
 		real.munmap(f->sums, sums_bytes(f->sums_pages));

@@ -58,6 +58,9 @@ struct ps_file *file_find(dev_t dev, ino_t ino);
 int file_cover(struct ps_file *f, uint64_t pages);
 /* Number of files open; the write wrappers skip everything when it is 0. */
 unsigned file_count(void);
+/* 0 when (dev, ino) is certainly not managed; read without a lock, so a
+ * write to any other file (stderr from a signal handler) takes none. */
+int file_maybe_managed(dev_t dev, ino_t ino);
 
 /* Read [off, off+len) into buf (aligned to PS_PAGE; len a multiple of it).
  * Returns the bytes read, fewer at end of file, or -errno once retries are

@@ -218,12 +218,13 @@ static int manage(void *p, size_t len, int prot, int flags, int fd, off_t off, c
 void *ps_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
 	struct stat st;
+	sigset_t saved;
 	int fixed = flags & MAP_FIXED;
 	if (fixed && overlaps_managed((uintptr_t)addr, len)) {
 		/* the kernel will replace whatever is there */
-		pthread_rwlock_wrlock(&ps_regions_lock);
+		regions_enter(1, &saved);
 		forget_range((uintptr_t)addr, (uintptr_t)addr + pages_of(len) * PS_PAGE);
-		pthread_rwlock_unlock(&ps_regions_lock);
+		regions_leave(&saved);
 	}
 	if ((flags & MAP_ANONYMOUS) || fd < 0)
 		return real.mmap(addr, len, prot, flags, fd, off);
@@ -236,9 +237,9 @@ void *ps_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 	void *p = real.mmap(addr, len, prot, flags & ~MAP_POPULATE, fd, off);
 	if (p == MAP_FAILED)
 		return p;
-	pthread_rwlock_wrlock(&ps_regions_lock);
+	regions_enter(1, &saved);
 	int err = manage(p, len, prot, flags, fd, off, &st);
-	pthread_rwlock_unlock(&ps_regions_lock);
+	regions_leave(&saved);
 	if (err) {
 		if (err != -EPERM)
 			ps_debug("mapping of fd %d passes through: %s", fd, strerror(-err));
@@ -259,10 +260,11 @@ int ps_munmap(void *addr, size_t len)
 {
 	if (((uintptr_t)addr & (PS_PAGE - 1)) || !len || !overlaps_managed((uintptr_t)addr, len))
 		return real.munmap(addr, len);
-	pthread_rwlock_wrlock(&ps_regions_lock);
+	sigset_t saved;
+	regions_enter(1, &saved);
 	forget_range((uintptr_t)addr, (uintptr_t)addr + pages_of(len) * PS_PAGE);
 	int ret = real.munmap(addr, len);
-	pthread_rwlock_unlock(&ps_regions_lock);
+	regions_leave(&saved);
 	return ret;
 }
 
@@ -290,7 +292,8 @@ void *ps_mremap(void *old, size_t old_size, size_t new_size, int flags, void *ne
 	uintptr_t o = (uintptr_t)old;
 	if ((o & (PS_PAGE - 1)) || !overlaps_managed(o, old_size ? old_size : 1))
 		return real.mremap(old, old_size, new_size, flags, new_addr);
-	pthread_rwlock_wrlock(&ps_regions_lock);
+	sigset_t saved;
+	regions_enter(1, &saved);
 	void *q = MAP_FAILED;
 	struct ps_region *r = region_find(o);
 	size_t oldp = pages_of(old_size), newp = pages_of(new_size);
@@ -335,7 +338,7 @@ void *ps_mremap(void *old, size_t old_size, size_t new_size, int flags, void *ne
 		ps_warn("mremap: cannot keep serving %p (%s); its missing pages would read zeros",
 			q, strerror(-err));
 out:
-	pthread_rwlock_unlock(&ps_regions_lock);
+	regions_leave(&saved);
 	return q;
 }
 
@@ -356,9 +359,10 @@ int ps_mprotect(void *addr, size_t len, int prot)
 	if ((prot & PROT_WRITE) && overlaps_managed((uintptr_t)addr, len)) {
 		/* A shared mapping made writable would write to anonymous memory,
 		 * not to the file: refuse as for a file opened read-only. */
-		pthread_rwlock_rdlock(&ps_regions_lock);
+		sigset_t saved;
+		regions_enter(0, &saved);
 		int shared = range_has_shared((uintptr_t)addr, len);
-		pthread_rwlock_unlock(&ps_regions_lock);
+		regions_leave(&saved);
 		if (shared) {
 			errno = EACCES;
 			return -1;
@@ -375,7 +379,8 @@ static void drop_range(uintptr_t start, size_t len, int keep_dirty)
 	struct iovec iov[64];
 	size_t n = 0;
 	struct ps_region *r;
-	pthread_rwlock_rdlock(&ps_regions_lock);
+	sigset_t saved;
+	regions_enter(0, &saved);
 	ps_cache_lock();
 	for (size_t i = region_first_after(start); (r = region_at(i)) && r->start < end; i++) {
 		size_t a = start > r->start ? (start - r->start) >> PS_PAGE_SHIFT : 0;
@@ -400,7 +405,7 @@ static void drop_range(uintptr_t start, size_t len, int keep_dirty)
 	if (n)
 		ps_cache_zap(iov, n);
 	ps_cache_unlock();
-	pthread_rwlock_unlock(&ps_regions_lock);
+	regions_leave(&saved);
 }
 
 int ps_msync(void *addr, size_t len, int flags)
@@ -414,10 +419,11 @@ int ps_msync(void *addr, size_t len, int flags)
 static void set_advice(uintptr_t start, size_t len, int advice)
 {
 	struct ps_region *r;
-	pthread_rwlock_rdlock(&ps_regions_lock);
+	sigset_t saved;
+	regions_enter(0, &saved);
 	for (size_t i = region_first_after(start); (r = region_at(i)) && r->start < start + len; i++)
 		r->advice = advice;
-	pthread_rwlock_unlock(&ps_regions_lock);
+	regions_leave(&saved);
 }
 
 int ps_madvise(void *addr, size_t len, int advice)

@@ -14,6 +14,23 @@
 
 pthread_rwlock_t ps_regions_lock;
 
+void regions_enter(int write, sigset_t *saved)
+{
+	sigset_t all;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, saved);
+	if (write)
+		pthread_rwlock_wrlock(&ps_regions_lock);
+	else
+		pthread_rwlock_rdlock(&ps_regions_lock);
+}
+
+void regions_leave(const sigset_t *saved)
+{
+	pthread_rwlock_unlock(&ps_regions_lock);
+	pthread_sigmask(SIG_SETMASK, saved, NULL);
+}
+
 static struct ps_region **table;
 static size_t used, allocated;
 

@@ -18,6 +18,7 @@
 #define PAGESHIM_REGION_H
 
 #include <pthread.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -56,6 +57,14 @@ struct ps_region {
 };
 
 extern pthread_rwlock_t ps_regions_lock;
+
+/* Program threads take ps_regions_lock through these, with every signal
+ * blocked while they hold it (and the file and cache locks under it): a
+ * signal handler that touched a managed page there would wait for a handler
+ * thread that waits for this lock. Handler threads block all signals from
+ * birth and use the lock directly. */
+void regions_enter(int write, sigset_t *saved);
+void regions_leave(const sigset_t *saved);
 
 static inline uintptr_t region_addr(const struct ps_region *r, size_t page)
 {
