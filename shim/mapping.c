@@ -169,6 +169,16 @@ static int manageable(size_t len, int prot, int flags, int fd, off_t off, struct
 	return fstat(fd, st) == 0 && S_ISREG(st->st_mode) && fs_has_io(fd);
 }
 
+/* Did the kernel fill a fresh anonymous mapping at p on its own? Under
+ * mlockall(MCL_FUTURE) every new mapping is locked and populated with zero
+ * pages before it could be registered; locked pages must stay resident, which
+ * an evicting cache cannot promise, so such mappings stay with the kernel. */
+static int populated(void *p)
+{
+	unsigned char v = 0;
+	return mincore(p, PS_PAGE, &v) == 0 && (v & 1);
+}
+
 /* Replace the kernel's mapping at p with a managed region. 0 or -errno
  * (the kernel's mapping is then still there, untouched). */
 static int manage(void *p, size_t len, int prot, int flags, int fd, off_t off, const struct stat *st)
@@ -198,8 +208,9 @@ static int manage(void *p, size_t len, int prot, int flags, int fd, off_t off, c
 		anon |= MAP_NORESERVE;  /* only private writable file maps are charged */
 	if (real.mmap(p, npages * PS_PAGE, prot, anon, -1, 0) == MAP_FAILED) {
 		err = -errno;
-	} else if ((err = ps_uffd_register((uintptr_t)p, npages * PS_PAGE, private_))) {
+	} else if (populated(p) || (err = ps_uffd_register((uintptr_t)p, npages * PS_PAGE, private_))) {
 		/* give the range back to the kernel as the program asked for it */
+		err = err ? err : -ENOTSUP;
 		real.mmap(p, len, prot, (flags & ~(MAP_FIXED_NOREPLACE | MAP_POPULATE)) | MAP_FIXED, fd, off);
 	}
 	if (err) {

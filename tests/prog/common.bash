@@ -1,0 +1,75 @@
+# common.bash - sourced by tests/prog/*.sh (not a test itself: the runner
+# only runs *.sh). A program test runs a real program with and without the
+# library and compares; exit 0 pass, 1 fail, 77 skip with "SKIP: why".
+#
+# From the runner: LIBPAGESHIM (absolute path of the library), PAGESHIM_BUILD
+# (the build directory), PAGESHIM_TEST_DIR (scratch, on disk).
+set -u
+set -o pipefail
+
+fail() { echo "FAIL: $*"; exit 1; }
+skip() { echo "SKIP: $*"; exit 77; }
+note() { echo "$*"; }
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+B=${PAGESHIM_BUILD:-$ROOT/build}
+LIBPAGESHIM=${LIBPAGESHIM:-$B/libpageshim.so}
+DIR=${PAGESHIM_TEST_DIR:-}
+[ -n "$DIR" ] && [ -d "$DIR" ] || fail "PAGESHIM_TEST_DIR is not a directory: '$DIR'"
+[ "$(stat -f -c %T "$DIR")" != tmpfs ] || fail "PAGESHIM_TEST_DIR $DIR is tmpfs (files there pass through)"
+
+need_lib() { [ -e "$LIBPAGESHIM" ] || skip "$LIBPAGESHIM not built"; }
+need_cmd() { command -v "$1" >/dev/null || skip "$1 not installed (${2:-apt-get install $1})"; }
+
+# kern CMD...: run without the library. shim CMD...: run with it and the
+# test budget; extra PAGESHIM_* may be set in the environment of the call.
+kern() { env -u LD_PRELOAD "$@"; }
+shim() {
+	env LD_PRELOAD="$LIBPAGESHIM" PAGESHIM_MIN_SIZE="${PAGESHIM_MIN_SIZE:-0}" \
+		PAGESHIM_CACHE_SIZE="${PAGESHIM_CACHE_SIZE:-16M}" "$@"
+}
+
+# json_num FILE KEY: the number under KEY (searched at any depth) in a JSON
+# file the library wrote; fails when the file or the key is missing.
+json_num() {
+	[ -s "$1" ] || fail "stats file $1 missing or empty"
+	python3 - "$1" "$2" <<'EOF' || fail "no number \"$2\" in $1: $(head -c 400 "$1")"
+import json, sys
+def find(o, key):
+    if isinstance(o, dict):
+        if key in o and isinstance(o[key], (int, float)):
+            return o[key]
+        for v in o.values():
+            r = find(v, key)
+            if r is not None:
+                return r
+    if isinstance(o, list):
+        for v in o:
+            r = find(v, key)
+            if r is not None:
+                return r
+    return None
+r = find(json.load(open(sys.argv[1])), sys.argv[2])
+if r is None:
+    sys.exit(1)
+print(int(r))
+EOF
+}
+
+# expect_stats FILE WHAT: the run managed at least one mapping and faulted.
+expect_stats() {
+	local managed faults
+	managed=$(json_num "$1" mappings_managed) || exit 1
+	faults=$(json_num "$1" faults) || exit 1
+	note "$2: mappings_managed $managed, faults $faults"
+	[ "$managed" -ge 1 ] || fail "$2: expected mappings_managed >= 1 in $1, got $managed"
+	[ "$faults" -gt 0 ] || fail "$2: expected faults > 0 in $1, got $faults"
+}
+
+# same FILE1 FILE2 WHAT: identical files, else the first differences.
+same() {
+	cmp -s "$1" "$2" && return 0
+	echo "--- $1 vs $2 (first differences):"
+	diff "$1" "$2" | head -n 20
+	fail "$3: outputs differ"
+}

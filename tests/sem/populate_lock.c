@@ -1,0 +1,104 @@
+/* populate_lock - mappings the kernel fills at once or must keep resident.
+ *
+ * MAP_POPULATE (the kernel reads every page before mmap returns: no page
+ * may be left zero-filled), MAP_LOCKED, mlock() of part of a mapping,
+ * mlockall(MCL_FUTURE) and MADV_POPULATE_READ: every byte is the file's.
+ * Locked pages are pinned: MADV_DONTNEED on them is EINVAL, and a budget
+ * of 8M with 16M locked must not make the library drop them (they stay
+ * right while other mappings churn through the cache). A mapping locked
+ * from birth (MAP_LOCKED, or made under mlockall(MCL_FUTURE)) cannot live in
+ * an evicting cache: the library leaves exactly those two to the kernel. */
+// pageshim-env: PAGESHIM_CACHE_SIZE=8M
+#include "helpers.h"
+
+#define NP 4096                 /* 16M: twice the budget */
+#define LEN (NP * PAGE)
+#define SEED 16
+
+static char *path, *other;
+
+/* Under pageshim: the one mapping made since *before went to the kernel. */
+static void expect_passed_through(const struct pageshim_stats *before, const char *what)
+{
+	struct pageshim_stats now;
+	stats_get(&now);
+	check(!T.shim || (now.mappings_passthrough == before->mappings_passthrough + 1 &&
+			  now.mappings_managed == before->mappings_managed),
+	      "%s: expected it to pass through to the kernel, got managed %llu -> %llu, "
+	      "passthrough %llu -> %llu", what, U(before->mappings_managed), U(now.mappings_managed),
+	      U(before->mappings_passthrough), U(now.mappings_passthrough));
+}
+
+static uint8_t *map(int flags, size_t len, const char *p)
+{
+	int fd = xopen(p, O_RDONLY);
+	uint8_t *m = xmmap(len, PROT_READ, flags, fd, 0);
+	ok(close(fd));
+	return m;
+}
+
+/* Read 32M of another file through the cache, to push out what can go. */
+static void churn(void)
+{
+	uint8_t *c = map(MAP_SHARED, 2 * LEN, other);
+	expect_pattern(c, 0, 2 * LEN, SEED + 1, "churn");
+	ok(munmap(c, 2 * LEN));
+}
+
+int main(void)
+{
+	t_init(100);
+	path = tpath("data");
+	other = tpath("other");
+	make_file(path, LEN, SEED);
+	make_file(other, 2 * LEN, SEED + 1);
+	struct pageshim_stats a, b;
+	stats_get(&a);
+
+	uint8_t *pop = map(MAP_SHARED | MAP_POPULATE, LEN, path);
+	expect_pattern(pop, 0, LEN, SEED, "MAP_POPULATE|MAP_SHARED");
+	ok(munmap(pop, LEN));
+	pop = map(MAP_PRIVATE | MAP_POPULATE, LEN, path);
+	expect_pattern(pop, 0, LEN, SEED, "MAP_POPULATE|MAP_PRIVATE");
+	ok(munmap(pop, LEN));
+
+	stats_get(&b);
+	expect_managed(&a, &b, 2, "MAP_POPULATE mappings");
+	uint8_t *lk = map(MAP_SHARED | MAP_LOCKED, LEN, path);
+	expect_passed_through(&b, "MAP_LOCKED");
+	churn();
+	expect_pattern(lk, 0, LEN, SEED, "MAP_LOCKED after churn");
+	errno = 0;
+	check(madvise(lk, PAGE, MADV_DONTNEED) == -1 && errno == EINVAL,
+	      "MADV_DONTNEED on a locked page: expected -1 EINVAL, got errno %d", errno);
+	ok(munmap(lk, LEN));
+
+	uint8_t *m = map(MAP_SHARED, LEN, path);
+	ok(mlock(m + LEN / 4, LEN / 2));
+	churn();
+	expect_pattern(m, 0, LEN, SEED, "mlock of the middle half, after churn");
+	ok(munlock(m + LEN / 4, LEN / 2));
+	churn();
+	expect_pattern(m, 0, LEN, SEED, "after munlock and churn");
+	ok(madvise(m, LEN, MADV_DONTNEED));
+	ok(madvise(m, LEN / 2, MADV_POPULATE_READ));
+	expect_pattern(m, 0, LEN, SEED, "after MADV_POPULATE_READ");
+	ok(munmap(m, LEN));
+
+	ok(mlockall(MCL_CURRENT | MCL_FUTURE));
+	stats_get(&b);
+	m = map(MAP_PRIVATE, LEN / 2, path);
+	expect_passed_through(&b, "mapped under mlockall(MCL_FUTURE)");
+	expect_pattern(m, 0, LEN / 2, SEED, "mapped under mlockall(MCL_FUTURE)");
+	ok(munlockall());
+	ok(munmap(m, LEN / 2));
+
+	stats_get(&b);
+	stats_print("end", &b);
+	check(!T.shim || b.mappings_managed - a.mappings_managed >= 6,
+	      "expected >= 6 managed mappings (populate, mlock, churn), got %llu",
+	      U(b.mappings_managed - a.mappings_managed));
+	expect_released(&a, &b, "after munmap");
+	note("MAP_POPULATE, MAP_LOCKED, mlock, mlockall and MADV_POPULATE_READ: every byte right");
+	return 0;
+}
