@@ -1,0 +1,100 @@
+/* checksum - a page that changed behind pageshim's back since it last read it.
+ *
+ * The file is changed with a raw pwrite64 syscall, which no library sees:
+ * it stands for another process writing the file. Under the kernel the
+ * mapping shows the new bytes at once (one page cache). Under pageshim:
+ *   - a page not resident reads the new bytes (nothing was cached);
+ *   - a page read, dropped (MADV_DONTNEED) and read again after the change
+ *     is a checksum mismatch: counted, and with PAGESHIM_ON_CORRUPT=warn
+ *     (the default) the new bytes are used, as the kernel would show them;
+ *   - with PAGESHIM_ON_CORRUPT=sigbus the page is refused with SIGBUS
+ *     BUS_ADRERR at the touched address, and the other pages stay right.
+ * The sigbus case re-executes this program with the variable set (the
+ * library reads its options once, at load). */
+#include "helpers.h"
+
+#define NP 16
+#define LEN (NP * PAGE)
+#define SEED 21
+
+/* Change one page of the file without any library seeing it. */
+static void change_behind(const char *path, uint64_t page)
+{
+	int fd = xopen(path, O_RDWR);
+	uint8_t buf[PAGE];
+	memset(buf, 0xc3, sizeof buf);
+	check(syscall(SYS_pwrite64, fd, buf, PAGE, (off_t)(page * PAGE)) == (long)PAGE, "raw pwrite64: %s",
+	      strerror(errno));
+	ok(close(fd));
+}
+
+static int sigbus_case(const char *path)
+{
+	struct pageshim_stats a, b;
+	int fd = xopen(path, O_RDONLY);
+	uint8_t *m = xmmap(LEN, PROT_READ, MAP_SHARED, fd, 0);
+	stats_get(&a);
+	expect_pattern(m, 0, LEN, SEED, "first read");
+	ok(madvise(m, LEN, MADV_DONTNEED));
+	change_behind(path, 5);
+	expect_signal(m + 5 * PAGE + 17, 0, SIGBUS, BUS_ADRERR, "a changed page under ON_CORRUPT=sigbus");
+	expect_pattern(m, 0, 5 * PAGE, SEED, "pages before the refused one");
+	expect_pattern(m + 6 * PAGE, 6 * PAGE, LEN - 6 * PAGE, SEED, "pages after the refused one");
+	stats_get(&b);
+	check(b.checksum_mismatches - a.checksum_mismatches >= 1 && b.sigbus_raised > a.sigbus_raised,
+	      "expected a mismatch and a SIGBUS counted, got mismatches %llu -> %llu, sigbus %llu -> %llu",
+	      U(a.checksum_mismatches), U(b.checksum_mismatches), U(a.sigbus_raised), U(b.sigbus_raised));
+	note("ON_CORRUPT=sigbus: the changed page was refused with SIGBUS at the right address");
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	t_init(60);
+	if (argc == 3 && !strcmp(argv[1], "sigbus"))
+		return sigbus_case(argv[2]);
+
+	char *path = tpath("data");
+	make_file(path, LEN, SEED);
+	struct pageshim_stats a, b;
+	stats_get(&a);
+	int fd = xopen(path, O_RDONLY);
+	uint8_t *m = xmmap(LEN, PROT_READ, MAP_SHARED, fd, 0);
+	expect_pattern(m, 0, 4 * PAGE, SEED, "first read of pages 0-3");
+
+	/* never read: no checksum, new bytes, no mismatch */
+	change_behind(path, 10);
+	expect_file(fd, m + 10 * PAGE, 10 * PAGE, PAGE, "a page changed before it was ever read");
+
+	/* read, dropped, changed, read again: new bytes (warn), one mismatch */
+	ok(madvise(m, 4 * PAGE, MADV_DONTNEED));
+	change_behind(path, 2);
+	expect_file(fd, m, 0, 4 * PAGE, "pages re-read after one changed behind our back");
+	stats_get(&b);
+	if (T.shim)
+		check(b.checksum_mismatches - a.checksum_mismatches == 1,
+		      "expected exactly one checksum mismatch, got %llu -> %llu",
+		      U(a.checksum_mismatches), U(b.checksum_mismatches));
+	ok(munmap(m, LEN));
+	ok(close(fd));
+	if (!T.shim) {
+		note("kernel: changed pages read their new bytes");
+		return 0;
+	}
+
+	/* the same under ON_CORRUPT=sigbus, in a fresh image of this program */
+	make_file(path, LEN, SEED);
+	fflush(stdout);
+	pid_t pid = fork();
+	check(pid >= 0, "fork: %s", strerror(errno));
+	if (pid == 0) {
+		setenv("PAGESHIM_ON_CORRUPT", "sigbus", 1);
+		execl("/proc/self/exe", argv[0], "sigbus", path, (char *)NULL);
+		_exit(127);
+	}
+	int status;
+	check(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	      "the ON_CORRUPT=sigbus run failed (status %#x)", status);
+	note("warn: one mismatch counted, new bytes used; sigbus: refused");
+	return 0;
+}
