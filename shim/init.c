@@ -34,24 +34,11 @@ enum { SVC_NONE, SVC_READY, SVC_UNAVAILABLE };
 static int service = SVC_NONE;
 static pthread_mutex_t service_lock = PTHREAD_MUTEX_INITIALIZER;
 
-/* Read a small file into buf; bytes or -1. No stdio: this runs early. */
-static ssize_t slurp(const char *path, char *buf, size_t len)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	ssize_t n = read(fd, buf, len - 1);
-	close(fd);
-	if (n >= 0)
-		buf[n] = 0;
-	return n;
-}
-
 /* The memory cgroup's limit for this process (v1 or v2), or 0. */
 static uint64_t cgroup_limit(void)
 {
 	char cg[4096], path[4200], val[64];
-	if (slurp("/proc/self/cgroup", cg, sizeof cg) <= 0)
+	if (ps_read_text("/proc/self/cgroup", cg, sizeof cg) <= 0)
 		return 0;
 	for (char *line = strtok(cg, "\n"); line; line = strtok(NULL, "\n")) {
 		char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
@@ -64,7 +51,7 @@ static uint64_t cgroup_limit(void)
 			snprintf(path, sizeof path, "/sys/fs/cgroup%s/memory.max", c2 + 1);
 		else
 			continue;
-		if (slurp(path, val, sizeof val) > 0 && val[0] >= '0' && val[0] <= '9')
+		if (ps_read_text(path, val, sizeof val) > 0 && val[0] >= '0' && val[0] <= '9')
 			return strtoull(val, NULL, 10);
 	}
 	return 0;

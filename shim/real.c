@@ -2,6 +2,7 @@
 #include "real.h"
 
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -54,6 +55,18 @@ struct ps_real real = {
 	.copy_file_range = raw_copy_file_range, .pread = raw_pread,
 	.uffd_ioctl = raw_uffd_ioctl, .process_madvise = raw_process_madvise,
 };
+
+ssize_t ps_read_text(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, buf, len - 1);
+	close(fd);
+	if (n >= 0)
+		buf[n] = 0;
+	return n;
+}
 
 /* Every interposed name is required: libc has them all. pread64 is resolved
  * by its 64-bit name so that a test library interposing it is found. */

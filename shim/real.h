@@ -46,6 +46,11 @@ struct ps_real {
 
 extern struct ps_real real;
 
+/* Read a small text file (under /proc or /sys) into buf, NUL-terminated,
+ * with plain syscalls (no stdio, no allocation: safe early and on error
+ * paths). Bytes read, or -1 with errno. */
+ssize_t ps_read_text(const char *path, char *buf, size_t len);
+
 /* Point the interposed entries at the next definitions. Idempotent. */
 void ps_real_resolve(void);
 

@@ -13,6 +13,7 @@
 #include "compat.h"
 #include "file.h"
 #include "log.h"
+#include "real.h"
 #include "region.h"
 #include "stats.h"
 #include "uffd.h"
@@ -66,19 +67,12 @@ int ps_sigbus_init(void)
 	return sigaction(PS_SIGNAL, &sa, &previous) ? -errno : 0;
 }
 
-/* Read a small /proc file of thread tid into buf. Bytes read or -1. */
+/* Read /proc/self/task/TID/NAME into buf. Bytes or -1. */
 static ssize_t read_task_file(uint32_t tid, const char *name, char *buf, size_t len)
 {
 	char path[64];
 	snprintf(path, sizeof path, "/proc/self/task/%u/%s", tid, name);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	ssize_t n = read(fd, buf, len - 1);
-	close(fd);
-	if (n >= 0)
-		buf[n] = 0;
-	return n;
+	return ps_read_text(path, buf, len);
 }
 
 /* Is thread tid stopped in a fault taken in user mode (not inside a syscall)? */

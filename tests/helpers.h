@@ -106,6 +106,13 @@ __attribute__((noinline, unused)) static void DOING(const char *what)
 
 /* The 8-byte word at file offset `off` (a multiple of 8) of a file made with
  * `seed`: splitmix64 of both, so every word of every file differs. */
+/* The kinds of file mapping pageshim manages. */
+static const struct map_kind { int prot, flags; const char *name; } managed_kinds[] = {
+	{ PROT_READ, MAP_SHARED, "MAP_SHARED" },
+	{ PROT_READ, MAP_PRIVATE, "MAP_PRIVATE" },
+	{ PROT_READ | PROT_WRITE, MAP_PRIVATE, "MAP_PRIVATE|PROT_WRITE" },
+};
+
 HELPER uint64_t pat_word(uint64_t off, uint64_t seed)
 {
 	uint64_t x = off ^ (seed * 0x9E3779B97F4A7C15ULL);

@@ -49,21 +49,16 @@ int main(void)
 	ok(setenv("PAGESHIM_TEST_EIO_PATH", real, 1));
 	ok(setenv("PAGESHIM_TEST_EIO_OFFSET", off, 1));
 
-	static const struct { int prot, flags; const char *name; } kinds[] = {
-		{ PROT_READ, MAP_SHARED, "MAP_SHARED" },
-		{ PROT_READ, MAP_PRIVATE, "MAP_PRIVATE" },
-		{ PROT_READ | PROT_WRITE, MAP_PRIVATE, "MAP_PRIVATE|PROT_WRITE" },
-	};
 	struct pageshim_stats a, b, c;
 	stats_get(&a);
 	unsigned sigbus = 0;
 	int pfd[2];
 	ok(pipe2(pfd, O_CLOEXEC | O_NONBLOCK));
 
-	for (size_t k = 0; k < ARRAY_SIZE(kinds); k++) {
-		const char *what = kinds[k].name;
+	for (size_t k = 0; k < ARRAY_SIZE(managed_kinds); k++) {
+		const char *what = managed_kinds[k].name;
 		int fd = xopen(path, O_RDONLY);
-		uint8_t *map = xmmap(NPAGES * PAGE, kinds[k].prot, kinds[k].flags, fd, 0);
+		uint8_t *map = xmmap(NPAGES * PAGE, managed_kinds[k].prot, managed_kinds[k].flags, fd, 0);
 		ok(close(fd));
 		uint8_t *bad = map + BAD * PAGE;
 
@@ -74,7 +69,7 @@ int main(void)
 				expect_pattern(map + pg * PAGE, pg * PAGE, PAGE, SEED, what);
 		expect_signal(bad, 0, SIGBUS, BUS_ADRERR, what);
 		sigbus += 2;
-		if (kinds[k].prot & PROT_WRITE) {
+		if (managed_kinds[k].prot & PROT_WRITE) {
 			expect_signal(bad + 4095, 1, SIGBUS, BUS_ADRERR, what);
 			sigbus++;
 		}
@@ -106,7 +101,7 @@ int main(void)
 	}
 	stats_get(&b);
 	stats_print("after", &b);
-	expect_managed(&a, &b, ARRAY_SIZE(kinds), "eio mappings");
+	expect_managed(&a, &b, ARRAY_SIZE(managed_kinds), "eio mappings");
 	check(injected() >= 1, "expected eio_pread.so to have failed a pread of page %d, got %lu "
 	      "(does the library read through dlsym(RTLD_NEXT, \"pread64\")?)", BAD, injected());
 	check(b.io_errors > a.io_errors, "expected io_errors to grow, got %llu -> %llu", U(a.io_errors),
@@ -128,6 +123,6 @@ int main(void)
 	stats_get(&c);
 	expect_released(&a, &c, "end");
 	note("page %d: SIGBUS at the right address in %zu mappings, EFAULT for write(2), other pages right",
-	     BAD, ARRAY_SIZE(kinds));
+	     BAD, ARRAY_SIZE(managed_kinds));
 	return 0;
 }

@@ -40,19 +40,14 @@ int main(void)
 	t_init(60);
 	char *path = tpath("short");
 	make_file(path, FILE_SIZE, SEED);
-	static const struct { int prot, flags; const char *name; } kinds[] = {
-		{ PROT_READ, MAP_SHARED, "MAP_SHARED" },
-		{ PROT_READ, MAP_PRIVATE, "MAP_PRIVATE" },
-		{ PROT_READ | PROT_WRITE, MAP_PRIVATE, "MAP_PRIVATE|PROT_WRITE" },
-	};
 	struct pageshim_stats a, b, c;
 	stats_get(&a);
 	unsigned sigbus = 0;
 
-	for (size_t k = 0; k < ARRAY_SIZE(kinds); k++) {
-		const char *what = kinds[k].name;
+	for (size_t k = 0; k < ARRAY_SIZE(managed_kinds); k++) {
+		const char *what = managed_kinds[k].name;
 		int fd = xopen(path, O_RDONLY);
-		uint8_t *map = xmmap(MAP_LEN, kinds[k].prot, kinds[k].flags, fd, 0);
+		uint8_t *map = xmmap(MAP_LEN, managed_kinds[k].prot, managed_kinds[k].flags, fd, 0);
 
 		expect_pattern(map, 0, FILE_SIZE, SEED, what);
 		expect_zero(map + FILE_SIZE, 4 * PAGE - FILE_SIZE, what);
@@ -61,7 +56,7 @@ int main(void)
 		/* Wholly past EOF, from this thread: read (and write when allowed). */
 		expect_signal(map + 4 * PAGE + 123, 0, SIGBUS, BUS_ADRERR, what);
 		sigbus++;
-		if (kinds[k].prot & PROT_WRITE) {
+		if (managed_kinds[k].prot & PROT_WRITE) {
 			expect_signal(map + 4 * PAGE + 7, 1, SIGBUS, BUS_ADRERR, what);
 			sigbus++;
 			/* Bytes past EOF inside the last page are writable memory. */
@@ -89,8 +84,8 @@ int main(void)
 	}
 	stats_get(&b);
 	stats_print("after", &b);
-	expect_managed(&a, &b, ARRAY_SIZE(kinds), "eof mappings");
-	expect_filled(&a, &b, 4 * ARRAY_SIZE(kinds), "eof mappings");
+	expect_managed(&a, &b, ARRAY_SIZE(managed_kinds), "eof mappings");
+	expect_filled(&a, &b, 4 * ARRAY_SIZE(managed_kinds), "eof mappings");
 	if (T.shim)
 		check(b.sigbus_raised - a.sigbus_raised >= sigbus,
 		      "expected sigbus_raised to grow by >= %u, got %llu -> %llu", sigbus,
