@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -30,8 +31,10 @@ static struct victim {
 	struct ps_region *r;
 	size_t page;
 	uint32_t node;
+	uint32_t range;         /* its index in ranges[] */
 } victims[BATCH_MAX];
 static struct iovec ranges[BATCH_MAX];
+static uint8_t range_failed[BATCH_MAX];
 
 int ps_cache_init(uint64_t budget_bytes, unsigned inflight_pages)
 {
@@ -61,10 +64,17 @@ static int by_addr(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-void ps_cache_zap(struct iovec *iov, size_t n)
+/* madvise one range; 0 or -errno. */
+static int zap_one(const struct iovec *iov)
+{
+	PS_COUNT(eviction_calls, 1);
+	return real.madvise(iov->iov_base, iov->iov_len, MADV_DONTNEED) ? -errno : 0;
+}
+
+size_t ps_cache_zap(struct iovec *iov, size_t n, uint8_t *failed)
 {
 	static int refused;     /* the kernel has no process_madvise(MADV_DONTNEED) on self */
-	size_t i = 0;
+	size_t i = 0, nfailed = 0;
 	if (!__atomic_load_n(&refused, __ATOMIC_RELAXED)) {
 		ssize_t done = real.process_madvise(PIDFD_SELF, iov, n, MADV_DONTNEED, 0);
 		if (done < 0 && errno == EBADF) {
@@ -76,19 +86,24 @@ void ps_cache_zap(struct iovec *iov, size_t n)
 			}
 		}
 		PS_COUNT(eviction_calls, 1);
-		if (done < 0) {
+		/* It stops at the first range it cannot advise (a locked one):
+		 * skip what it did, then go range by range. */
+		for (; done > 0 && i < n && (size_t)done >= iov[i].iov_len; i++)
+			done -= (ssize_t)iov[i].iov_len;
+		if (done < 0 && i < n && zap_one(&iov[i]) == 0) {
+			/* the call itself is refused, not the range */
 			__atomic_store_n(&refused, 1, __ATOMIC_RELAXED);
 			ps_debug("process_madvise refused (%d): evicting with madvise", errno);
-			done = 0;
+			i++;
 		}
-		/* A short count means the ranges after `done` bytes were not advised. */
-		for (; i < n && (size_t)done >= iov[i].iov_len; i++)
-			done -= (ssize_t)iov[i].iov_len;
 	}
 	for (; i < n; i++) {
-		real.madvise(iov[i].iov_base, iov[i].iov_len, MADV_DONTNEED);
-		PS_COUNT(eviction_calls, 1);
+		int err = zap_one(&iov[i]);
+		if (failed)
+			failed[i] = err != 0;
+		nfailed += err != 0;
 	}
+	return nfailed;
 }
 
 /* Under the lock: evict up to `want` clean pages. Returns how many. */
@@ -120,15 +135,26 @@ static unsigned evict(unsigned want)
 			ranges[cnt - 1].iov_len += PS_PAGE;
 		else
 			ranges[cnt++] = (struct iovec){ (void *)victims[i].addr, PS_PAGE };
+		victims[i].range = (uint32_t)(cnt - 1);
 	}
-	ps_cache_zap(ranges, cnt);
+	memset(range_failed, 0, cnt);
+	ps_cache_zap(ranges, cnt, range_failed);
+	unsigned gone = 0;
 	for (unsigned i = 0; i < n; i++) {
-		page_store(victims[i].r, victims[i].page, PG_EMPTY);
-		ps_policy_retire(&policy, victims[i].node, ps_cache_key(victims[i].r, victims[i].page));
+		struct victim *v = &victims[i];
+		if (range_failed[v->range]) {
+			/* mlock()ed by the program: it stays, and stays tracked */
+			page_store(v->r, v->page, PG_WORD(PG_CLEAN, v->node));
+			ps_policy_unvictim(&policy, v->node);
+			continue;
+		}
+		page_store(v->r, v->page, PG_EMPTY);
+		ps_policy_retire(&policy, v->node, ps_cache_key(v->r, v->page));
+		gone++;
 	}
-	__atomic_fetch_sub(&resident, n, __ATOMIC_RELAXED);
-	PS_COUNT(evicted_pages, n);
-	return n;
+	__atomic_fetch_sub(&resident, gone, __ATOMIC_RELAXED);
+	PS_COUNT(evicted_pages, gone);
+	return gone;
 }
 
 void ps_cache_reserve(unsigned n)

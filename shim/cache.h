@@ -53,8 +53,10 @@ void ps_cache_forget(struct ps_region *r, size_t page);
 void ps_cache_retarget(uint32_t node, struct ps_region *r, size_t page);
 
 /* Drop ranges from the address space: process_madvise(MADV_DONTNEED) on
- * ourselves, madvise per range where the kernel refuses it. */
-void ps_cache_zap(struct iovec *iov, size_t n);
+ * ourselves, madvise per range where the kernel refuses it. A range the
+ * kernel will not drop (mlock()ed) is marked in failed[] when given.
+ * Returns how many ranges failed. */
+size_t ps_cache_zap(struct iovec *iov, size_t n, uint8_t *failed);
 
 /* Ghost key of a region page: (file id, file page). */
 uint64_t ps_cache_key(const struct ps_region *r, size_t page);

@@ -382,48 +382,79 @@ int ps_mprotect(void *addr, size_t len, int prot)
 	return real.mprotect(addr, len, prot);
 }
 
-/* Drop resident pages of [start, start+len) so that the next access reads
- * the file: clean ones always, privately written ones too unless keep_dirty. */
-static void drop_range(uintptr_t start, size_t len, int keep_dirty)
+/* Forget the pages of [a, b) of r that are no longer mapped: the page
+ * states follow what the kernel actually dropped (it refuses locked pages). */
+static void resync(struct ps_region *r, size_t a, size_t b)
 {
-	uintptr_t end = start + pages_of(len) * PS_PAGE;
+	unsigned char vec[1024];
+	for (size_t p = a; p < b; p += sizeof vec) {
+		size_t n = b - p < sizeof vec ? b - p : sizeof vec;
+		if (mincore((void *)region_addr(r, p), n * PS_PAGE, vec))
+			continue;
+		for (size_t i = 0; i < n; i++) {
+			unsigned st = PG_STATE(page_load(r, p + i));
+			if (!(vec[i] & 1) && (st == PG_CLEAN || st == PG_DIRTY || st == PG_POISON))
+				ps_cache_forget(r, p + i);
+		}
+	}
+}
+
+/* Zap the clean (and poisoned) pages of [a, b) of r. */
+static void zap_clean(struct ps_region *r, size_t a, size_t b)
+{
 	struct iovec iov[64];
 	size_t n = 0;
+	for (size_t p = a; p < b; p++) {
+		unsigned st = PG_STATE(page_load(r, p));
+		if (st != PG_CLEAN && st != PG_POISON)
+			continue;
+		uintptr_t at = region_addr(r, p);
+		if (n && (uintptr_t)iov[n - 1].iov_base + iov[n - 1].iov_len == at) {
+			iov[n - 1].iov_len += PS_PAGE;
+			continue;
+		}
+		if (n == 64) {
+			ps_cache_zap(iov, n, NULL);
+			n = 0;
+		}
+		iov[n++] = (struct iovec){ (void *)at, PS_PAGE };
+	}
+	if (n)
+		ps_cache_zap(iov, n, NULL);
+}
+
+/* Drop resident pages of [start, start+len) so that the next access reads
+ * the file. With `advice` (MADV_DONTNEED or MADV_DONTNEED_LOCKED) the
+ * kernel's own call drops everything mapped, private changes too, and its
+ * result is returned; with 0 (msync MS_INVALIDATE) only clean pages go.
+ * Either way the page states are then matched to what is really mapped. */
+static int drop_range(uintptr_t start, size_t len, int advice)
+{
+	uintptr_t end = start + pages_of(len) * PS_PAGE;
 	struct ps_region *r;
 	sigset_t saved;
+	int ret = 0;
 	regions_enter(0, &saved);
 	ps_cache_lock();
+	if (advice)
+		ret = real.madvise((void *)start, len, advice) ? -errno : 0;
 	for (size_t i = region_first_after(start); (r = region_at(i)) && r->start < end; i++) {
 		size_t a = start > r->start ? (start - r->start) >> PS_PAGE_SHIFT : 0;
 		size_t b = end < region_end(r) ? (end - r->start) >> PS_PAGE_SHIFT : r->npages;
-		for (size_t p = a; p < b; p++) {
-			unsigned st = PG_STATE(page_load(r, p));
-			if (st != PG_CLEAN && st != PG_POISON && !(st == PG_DIRTY && !keep_dirty))
-				continue;
-			ps_cache_forget(r, p);
-			uintptr_t at = region_addr(r, p);
-			if (n && (uintptr_t)iov[n - 1].iov_base + iov[n - 1].iov_len == at) {
-				iov[n - 1].iov_len += PS_PAGE;
-				continue;
-			}
-			if (n == 64) {
-				ps_cache_zap(iov, n);
-				n = 0;
-			}
-			iov[n++] = (struct iovec){ (void *)at, PS_PAGE };
-		}
+		if (!advice)
+			zap_clean(r, a, b);
+		resync(r, a, b);
 	}
-	if (n)
-		ps_cache_zap(iov, n);
 	ps_cache_unlock();
 	regions_leave(&saved);
+	return ret;
 }
 
 int ps_msync(void *addr, size_t len, int flags)
 {
 	int ret = real.msync(addr, len, flags);
 	if (ret == 0 && (flags & MS_INVALIDATE) && overlaps_managed((uintptr_t)addr, len))
-		drop_range((uintptr_t)addr, len, 1);
+		drop_range((uintptr_t)addr, len, 0);
 	return ret;
 }
 
@@ -451,10 +482,7 @@ int ps_madvise(void *addr, size_t len, int advice)
 		return -EACCES;
 	case MADV_DONTNEED:
 	case MADV_DONTNEED_LOCKED:
-		if (a & (PS_PAGE - 1))
-			return -EINVAL;
-		drop_range(a, len, 0);
-		break;
+		return drop_range(a, len, advice);
 	}
 	if (real.madvise(addr, len, advice))
 		return -errno;

@@ -88,20 +88,6 @@ static void push_tail(struct ps_policy *p, uint32_t i, unsigned q)
 	p->q[q].count++;
 }
 
-static void push_head(struct ps_policy *p, uint32_t i, unsigned q)
-{
-	struct ps_node *n = &p->nodes[i];
-	n->queue = (uint8_t)q;
-	n->prev = 0;
-	n->next = p->q[q].head;
-	if (n->next)
-		p->nodes[n->next].prev = i;
-	else
-		p->q[q].tail = i;
-	p->q[q].head = i;
-	p->q[q].count++;
-}
-
 static void unlink_node(struct ps_policy *p, uint32_t i)
 {
 	struct ps_node *n = &p->nodes[i];
@@ -163,7 +149,7 @@ uint32_t ps_policy_victim(struct ps_policy *p)
 
 void ps_policy_unvictim(struct ps_policy *p, uint32_t i)
 {
-	push_head(p, i, p->nodes[i].queue);
+	push_tail(p, i, p->nodes[i].queue);
 }
 
 void ps_policy_retire(struct ps_policy *p, uint32_t i, uint64_t key)

@@ -71,8 +71,9 @@ uint32_t ps_policy_victim(struct ps_policy *p);
  * with PS_HINT_ONCE. */
 void ps_policy_retire(struct ps_policy *p, uint32_t node, uint64_t key);
 
-/* Undo ps_policy_victim(): the page could not be evicted (it changed
- * state meanwhile); it goes back at the head of its queue. */
+/* Undo ps_policy_victim(): the page could not be evicted (the program
+ * locked it); it goes back at the tail of its queue, so the next victims
+ * are others. */
 void ps_policy_unvictim(struct ps_policy *p, uint32_t node);
 
 static inline struct ps_node *ps_policy_node(struct ps_policy *p, uint32_t node)
