@@ -43,8 +43,10 @@ int ps_cache_init(uint64_t budget_bytes, unsigned inflight_pages)
 		budget = 16;
 	batch = (unsigned)(budget / 64);
 	batch = batch < BATCH_MIN ? BATCH_MIN : batch > BATCH_MAX ? BATCH_MAX : batch;
-	/* Nodes for the budget plus every page a fill may hold reserved. */
-	return ps_policy_init(&policy, (uint32_t)(budget + inflight_pages));
+	/* Nodes for twice the budget (pages the program mlock()s stay and keep
+	 * theirs) plus every page a fill may hold reserved; the array is touched
+	 * only as far as it is used. */
+	return ps_policy_init(&policy, (uint32_t)budget, (uint32_t)(2 * budget + inflight_pages));
 }
 
 void ps_cache_lock(void) { pthread_mutex_lock(&lock); }
@@ -172,7 +174,7 @@ void ps_cache_reserve(unsigned n)
 			/* Nothing evictable: the rest is dirty or being filled. */
 			cur = __atomic_load_n(&resident, __ATOMIC_RELAXED);
 			if (cur + n > budget)
-				ps_warn_once("budget exceeded: every resident page is privately written or in flight");
+				ps_warn_once("budget exceeded: no resident page can be evicted (written privately, locked by the program, or being filled)");
 		}
 		if (__atomic_compare_exchange_n(&resident, &cur, cur + n, 0, __ATOMIC_RELAXED,
 						__ATOMIC_RELAXED))
@@ -195,11 +197,11 @@ void ps_cache_installed(struct ps_region *r, size_t page, enum ps_hint hint)
 	int ghost;
 	uint32_t node = ps_policy_insert(&policy, ps_cache_key(r, page), r, (uint32_t)page, hint, &ghost);
 	if (!node) {
-		/* More in flight than the pool was sized for: keep the page, unevictable
-		 * until it is forgotten; counted like a dirty page. */
-		ps_warn_once("internal: eviction pool exhausted");
-		page_store(r, page, PG_WORD(PG_DIRTY, 0));
-		__atomic_fetch_add(&dirty, 1, __ATOMIC_RELAXED);
+		/* Twice the budget is resident (the program locked that much): the
+		 * page stays clean but untracked, never evicted. */
+		ps_warn_once("more than twice the budget is resident and locked; "
+			     "new pages are kept without eviction");
+		page_store(r, page, PG_WORD(PG_CLEAN, 0));
 		return;
 	}
 	if (ghost)
@@ -218,7 +220,8 @@ int ps_cache_make_dirty(struct ps_region *r, size_t page)
 	uint32_t w = page_load(r, page);
 	if (PG_STATE(w) != PG_CLEAN)
 		return -EAGAIN;
-	ps_policy_remove(&policy, PG_NODE(w));
+	if (PG_NODE(w))
+		ps_policy_remove(&policy, PG_NODE(w));
 	ps_cache_installed_dirty(r, page);
 	return 0;
 }
@@ -228,7 +231,8 @@ void ps_cache_forget(struct ps_region *r, size_t page)
 	uint32_t w = page_load(r, page);
 	switch (PG_STATE(w)) {
 	case PG_CLEAN:
-		ps_policy_remove(&policy, PG_NODE(w));
+		if (PG_NODE(w))
+			ps_policy_remove(&policy, PG_NODE(w));
 		break;
 	case PG_DIRTY:
 		__atomic_fetch_sub(&dirty, 1, __ATOMIC_RELAXED);
@@ -245,6 +249,8 @@ void ps_cache_forget(struct ps_region *r, size_t page)
 
 void ps_cache_retarget(uint32_t node, struct ps_region *r, size_t page)
 {
+	if (!node)
+		return;
 	struct ps_node *nd = ps_policy_node(&policy, node);
 	nd->owner = r;
 	nd->page = (uint32_t)page;

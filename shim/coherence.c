@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cache.h"
+#include "compat.h"
 #include "file.h"
 #include "real.h"
 #include "region.h"
@@ -31,6 +32,14 @@ int ps_coherence_init(void)
 		return -ENOMEM;
 	}
 	return 0;
+}
+
+/* Drop [addr, addr+len) even where the program mlock()ed it: a refresh puts
+ * the page right back, and truncation unmaps locked pages too. */
+static void zap_locked_too(uintptr_t addr, size_t len)
+{
+	if (real.madvise((void *)addr, len, MADV_DONTNEED_LOCKED))
+		real.madvise((void *)addr, len, MADV_DONTNEED);   /* before 5.18 */
 }
 
 static int refreshable(unsigned st) { return st == PG_CLEAN || st == PG_POISON; }
@@ -64,7 +73,7 @@ static void reinstall(struct ps_region *r, size_t a, size_t b, size_t valid)
 		else if (PG_STATE(w) == PG_CLEAN)
 			page_store(r, p, PG_WORD(PG_BUSY, PG_NODE(w)));
 	}
-	real.madvise((void *)region_addr(r, a), (b - a) * PS_PAGE, MADV_DONTNEED);
+	zap_locked_too(region_addr(r, a), (b - a) * PS_PAGE);
 	for (size_t p = a; p < b; p++) {
 		uint32_t w = page_load(r, p);
 		if (PG_STATE(w) != PG_BUSY)
@@ -111,7 +120,7 @@ static void drop_past(struct ps_region *r, uint64_t new_size)
 	ps_cache_lock();
 	for (size_t p = a; p < r->npages; p++)
 		ps_cache_forget(r, p);
-	real.madvise((void *)region_addr(r, a), (r->npages - a) * PS_PAGE, MADV_DONTNEED);
+	zap_locked_too(region_addr(r, a), (r->npages - a) * PS_PAGE);
 	ps_cache_unlock();
 }
 

@@ -37,8 +37,8 @@ struct uffdio_poison {
 #define PIDFD_SELF (-10000)
 #endif
 
-#ifndef MADV_COLLAPSE
-#define MADV_COLLAPSE 25
+#ifndef MADV_DONTNEED_LOCKED                    /* 5.18 */
+#define MADV_DONTNEED_LOCKED 24
 #endif
 
 #endif

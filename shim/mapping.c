@@ -21,9 +21,6 @@
 #include "uffd.h"
 
 #define UNMANAGED_FLAGS (MAP_HUGETLB | MAP_LOCKED | MAP_SYNC | MAP_GROWSDOWN)
-#ifndef MADV_DONTNEED_LOCKED
-#define MADV_DONTNEED_LOCKED 24
-#endif
 
 static size_t pages_of(size_t len) { return (len + PS_PAGE - 1) >> PS_PAGE_SHIFT; }
 

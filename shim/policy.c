@@ -15,32 +15,35 @@ static void *alloc_zeroed(size_t bytes)
 	return p == MAP_FAILED ? NULL : p;
 }
 
-int ps_policy_init(struct ps_policy *p, uint32_t capacity)
+int ps_policy_init(struct ps_policy *p, uint32_t capacity, uint32_t nodes)
 {
 	memset(p, 0, sizeof *p);
 	if (capacity < 1)
 		capacity = 1;
+	if (nodes < capacity)
+		nodes = capacity;
 	uint32_t slots = 1;
 	while (slots < capacity)
 		slots <<= 1;
-	p->nodes = alloc_zeroed(((size_t)capacity + 1) * sizeof *p->nodes);
+	p->nodes = alloc_zeroed(((size_t)nodes + 1) * sizeof *p->nodes);
 	p->ghost = alloc_zeroed((size_t)slots * sizeof *p->ghost);
+	p->nnodes = nodes;
 	if (!p->nodes || !p->ghost) {
 		ps_policy_destroy(p);
 		return -ENOMEM;
 	}
 	p->capacity = capacity;
 	p->ghost_mask = slots - 1;
-	for (uint32_t i = 1; i <= capacity; i++)
-		p->nodes[i].next = i < capacity ? i + 1 : 0;
-	p->free_head = 1;
+	/* Nodes never used are taken in index order, so the array is touched
+	 * only as far as the most pages ever tracked at once. */
+	p->fresh = 1;
 	return 0;
 }
 
 void ps_policy_destroy(struct ps_policy *p)
 {
 	if (p->nodes)
-		real.munmap(p->nodes, ((size_t)p->capacity + 1) * sizeof *p->nodes);
+		real.munmap(p->nodes, ((size_t)p->nnodes + 1) * sizeof *p->nodes);
 	if (p->ghost)
 		real.munmap(p->ghost, ((size_t)p->ghost_mask + 1) * sizeof *p->ghost);
 	memset(p, 0, sizeof *p);
@@ -112,14 +115,24 @@ static void free_node(struct ps_policy *p, uint32_t i)
 	p->used--;
 }
 
+/* A free node: a recycled one, else the next never used. 0 when none. */
+static uint32_t take_node(struct ps_policy *p)
+{
+	uint32_t i = p->free_head;
+	if (i) {
+		p->free_head = p->nodes[i].next;
+		return i;
+	}
+	return p->fresh <= p->nnodes ? p->fresh++ : 0;
+}
+
 uint32_t ps_policy_insert(struct ps_policy *p, uint64_t key, void *owner, uint32_t page,
 			  enum ps_hint hint, int *ghost_hit)
 {
-	uint32_t i = p->free_head;
 	*ghost_hit = 0;
+	uint32_t i = take_node(p);
 	if (!i)
 		return 0;
-	p->free_head = p->nodes[i].next;
 	p->used++;
 	struct ps_node *n = &p->nodes[i];
 	n->owner = owner;

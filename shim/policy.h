@@ -12,7 +12,7 @@
  * A sequential scan therefore cycles through small and never displaces the
  * hot set in main, and a hot page evicted once comes back into main.
  *
- * Nodes live in one array (24 bytes per resident page) and link by index;
+ * Nodes live in one array (24 bytes per tracked page) and link by index;
  * the ghost is a hashed array of (tag, eviction tick) pairs, one slot per
  * resident page, where an entry counts while fewer than `capacity` evictions
  * have happened since it was written. Not thread-safe: the cache holds its
@@ -39,8 +39,10 @@ struct ps_node {
 
 struct ps_policy {
 	struct ps_node *nodes;  /* nodes[0] is unused: index 0 means "none" */
-	uint32_t capacity;      /* nodes usable */
-	uint32_t free_head;
+	uint32_t capacity;      /* budget, pages */
+	uint32_t nnodes;        /* nodes usable */
+	uint32_t free_head;     /* recycled nodes */
+	uint32_t fresh;         /* the first node never used */
 	uint32_t used;
 	struct { uint32_t head, tail, count; } q[PS_Q_COUNT];
 	uint64_t *ghost;        /* (tag << 32) | tick */
@@ -48,8 +50,10 @@ struct ps_policy {
 	uint32_t tick;          /* evictions so far */
 };
 
-/* 0, or -ENOMEM. Memory comes from mmap (not malloc: see cache.c). */
-int ps_policy_init(struct ps_policy *p, uint32_t capacity);
+/* `capacity` is the budget in pages (the small queue's share and the
+ * ghost's memory are sized from it); `nodes` how many pages can be tracked
+ * at once (at least capacity). 0, or -ENOMEM. Memory comes from mmap. */
+int ps_policy_init(struct ps_policy *p, uint32_t capacity, uint32_t nodes);
 void ps_policy_destroy(struct ps_policy *p);
 
 /* A page became resident. key identifies the file page (for the ghost).

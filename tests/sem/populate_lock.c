@@ -77,6 +77,15 @@ int main(void)
 	ok(mlock(m + LEN / 4, LEN / 2));
 	churn();
 	expect_pattern(m, 0, LEN, SEED, "mlock of the middle half, after churn");
+	/* Locked pages the cache could not evict still follow the file. */
+	uint8_t page[PAGE];
+	memset(page, 0x5e, sizeof page);
+	int wfd = xopen(path, O_RDWR);
+	check(pwrite(wfd, page, PAGE, LEN / 2) == (ssize_t)PAGE, "pwrite: %s", strerror(errno));
+	expect_bytes(m + LEN / 2, page, PAGE, "a locked page after pwrite");
+	fill_pattern(page, LEN / 2, PAGE, SEED);
+	check(pwrite(wfd, page, PAGE, LEN / 2) == (ssize_t)PAGE, "pwrite: %s", strerror(errno));
+	ok(close(wfd));
 	ok(munlock(m + LEN / 4, LEN / 2));
 	churn();
 	expect_pattern(m, 0, LEN, SEED, "after munlock and churn");

@@ -18,7 +18,7 @@ struct sim {
 static void sim_init(struct sim *s)
 {
 	memset(s, 0, sizeof *s);
-	check(ps_policy_init(&s->p, CAP) == 0, "ps_policy_init failed");
+	check(ps_policy_init(&s->p, CAP, CAP) == 0, "ps_policy_init failed");
 }
 
 /* Touch key; returns 1 when it faulted. */
