@@ -42,6 +42,14 @@ static int probe_procmem(void)
 	return fd;
 }
 
+void ps_coherence_fork_child(void)
+{
+	/* /proc/self/mem opened by the parent writes into the parent. */
+	if (procmem >= 0)
+		close(procmem);
+	procmem = probe_procmem();
+}
+
 int ps_coherence_init(void)
 {
 	buf = real.mmap(NULL, RUN_MAX * PS_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -61,7 +69,10 @@ static void zap_locked_too(uintptr_t addr, size_t len)
 		real.madvise((void *)addr, len, MADV_DONTNEED);   /* before 5.18 */
 }
 
-static int refreshable(unsigned st) { return st == PG_CLEAN || st == PG_POISON; }
+/* Pages a refresh must look at under the cache lock. PG_BUSY is an
+ * eviction under way: the page is still mapped with the old bytes until it
+ * ends, and it ends before the lock is ours. */
+static int refreshable(unsigned st) { return st == PG_CLEAN || st == PG_POISON || st == PG_BUSY; }
 
 /* Read [off, off+len) with a plain pread loop; bytes or -errno. */
 static ssize_t read_full(int fd, char *dst, size_t len, uint64_t off)
@@ -79,26 +90,19 @@ static ssize_t read_full(int fd, char *dst, size_t len, uint64_t off)
 	return (ssize_t)done;
 }
 
-/* A read-only shared page is rewritten in place through /proc/self/mem
- * (a forced write, as a debugger's): no zap, no TLB shootdown, no fault for
- * a reader, and the bytes change under it as they would in the kernel's
- * page cache. Not for private pages: they are write-protected to catch the
- * program's own writes, and this one would look like one. */
-static void rewrite_in_place(struct ps_region *r, size_t a, size_t b, size_t valid)
+/* Rewrite the clean pages of [a, b) of r in place with their new bytes in
+ * buf, through /proc/self/mem (a forced write, as a debugger's): no zap, no
+ * TLB shootdown, no fault for a reader, and the bytes change under it as
+ * they would in the kernel's page cache. For read-only shared regions only:
+ * private pages are write-protected to catch the program's own writes, and
+ * this one would look like one. */
+static void rewrite_in_place(struct ps_region *r, size_t a, size_t b)
 {
-	size_t p = a;
-	while (p < b) {
-		unsigned st = PG_STATE(page_load(r, p));
-		if (st == PG_POISON || (st == PG_CLEAN && p - a >= valid)) {
-			ps_cache_forget(r, p);
-			zap_locked_too(region_addr(r, p), PS_PAGE);
-		}
-		if (st != PG_CLEAN || p - a >= valid) {
-			p++;
+	for (size_t p = a, e; p < b; p = e) {
+		e = p + 1;
+		if (PG_STATE(page_load(r, p)) != PG_CLEAN)
 			continue;
-		}
-		size_t e = p + 1;
-		while (e < b && e - a < valid && PG_STATE(page_load(r, e)) == PG_CLEAN)
+		while (e < b && PG_STATE(page_load(r, e)) == PG_CLEAN)
 			e++;
 		size_t len = (e - p) * PS_PAGE;
 		if (pwrite(procmem, buf + (p - a) * PS_PAGE, len, (off_t)region_addr(r, p)) != (ssize_t)len)
@@ -107,38 +111,56 @@ static void rewrite_in_place(struct ps_region *r, size_t a, size_t b, size_t val
 				zap_locked_too(region_addr(r, q), PS_PAGE);
 			}
 		PS_COUNT(coherence_updates, e - p);
-		p = e;
 	}
 }
 
-/* Re-install pages [a, b) of r that are still clean, from buf (valid pages
- * from a; those at or past `valid` are beyond the end of file and go).
- * Under the cache lock; pages are PG_BUSY between zap and copy, so a thread
- * faulting on one waits for the lock instead of spinning. */
-static void reinstall(struct ps_region *r, size_t a, size_t b, size_t valid)
+/* Zap and copy again the clean pages of [a, b) of r from buf. They are
+ * PG_BUSY in between, so a thread faulting on one waits for the cache lock
+ * instead of spinning; only those are zapped, so a private page the program
+ * wrote meanwhile (now dirty) keeps its bytes. */
+static void zap_and_copy(struct ps_region *r, size_t a, size_t b)
 {
-	if (!r->private_ && procmem >= 0) {
-		rewrite_in_place(r, a, b, valid);
-		return;
-	}
 	for (size_t p = a; p < b; p++) {
 		uint32_t w = page_load(r, p);
-		if (PG_STATE(w) == PG_POISON || (PG_STATE(w) == PG_CLEAN && p - a >= valid))
-			ps_cache_forget(r, p);
-		else if (PG_STATE(w) == PG_CLEAN)
+		if (PG_STATE(w) == PG_CLEAN)
 			page_store(r, p, PG_WORD(PG_BUSY, PG_NODE(w)));
 	}
-	zap_locked_too(region_addr(r, a), (b - a) * PS_PAGE);
+	for (size_t p = a, e; p < b; p = e) {
+		e = p + 1;
+		if (PG_STATE(page_load(r, p)) != PG_BUSY)
+			continue;
+		while (e < b && PG_STATE(page_load(r, e)) == PG_BUSY)
+			e++;
+		zap_locked_too(region_addr(r, p), (e - p) * PS_PAGE);
+	}
 	for (size_t p = a; p < b; p++) {
 		uint32_t w = page_load(r, p);
 		if (PG_STATE(w) != PG_BUSY)
-			continue;       /* evicted before we got the lock, or gone past EOF */
-		int err = ps_uffd_copy(region_addr(r, p), buf + (p - a) * PS_PAGE, PS_PAGE, r->private_);
+			continue;
+		int err = ps_uffd_copy(region_addr(r, p), buf + (p - a) * PS_PAGE, PS_PAGE, r->private_, NULL);
 		page_store(r, p, PG_WORD(PG_CLEAN, PG_NODE(w)));
 		if (err)
 			ps_cache_forget(r, p);
 		PS_COUNT(coherence_updates, 1);
 	}
+}
+
+/* Bring pages [a, b) of r up to date from buf, where pages from a + valid
+ * on are beyond the end of the file. Under the cache lock. */
+static void reinstall(struct ps_region *r, size_t a, size_t b, size_t valid)
+{
+	for (size_t p = a; p < b; p++) {
+		unsigned st = PG_STATE(page_load(r, p));
+		if (st == PG_POISON || (st == PG_CLEAN && p - a >= valid)) {
+			ps_cache_forget(r, p);          /* the next access reads the file */
+			zap_locked_too(region_addr(r, p), PS_PAGE);
+		}
+	}
+	size_t end = a + valid < b ? a + valid : b;
+	if (!r->private_ && procmem >= 0)
+		rewrite_in_place(r, a, end);
+	else
+		zap_and_copy(r, a, end);
 }
 
 /* Refresh the resident pages [a, b) of region r from descriptor src. */

@@ -65,9 +65,36 @@ static size_t check_sums(struct ps_region *r, size_t page, size_t valid, const c
 	return valid;
 }
 
+/* Under f->lock (read) and the cache lock: the pages just copied become
+ * resident. One the kernel no longer has (a MADV_DONTNEED between the copy
+ * and now) goes back to empty, and its budget with it. Returns how many
+ * pages stayed; the caller wakes the run when some did not. */
+static size_t commit(struct ps_region *r, size_t page, size_t n, int dirty)
+{
+	unsigned char vec[4096];        /* PAGESHIM_READAHEAD is at most 4096 pages */
+	int known = mincore((void *)region_addr(r, page), n * PS_PAGE, vec) == 0;
+	enum ps_hint hint = r->advice == MADV_SEQUENTIAL ? PS_HINT_ONCE : PS_HINT_NORMAL;
+	size_t kept = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (known && !(vec[i] & 1)) {
+			page_store(r, page + i, PG_EMPTY);
+			ps_cache_unreserve(1);
+		} else if (dirty && i == 0) {
+			ps_cache_installed_dirty(r, page);
+			kept++;
+		} else {
+			ps_cache_installed(r, page + i, hint);
+			kept++;
+		}
+	}
+	return kept;
+}
+
 /* Fill the claimed pages [page, page+n) of r. `tid` is the faulting thread
  * (0 for prefetch: nobody waits, errors are dropped), `addr` the touched
  * address, `dirty` a private write fault (install writable and dirty).
+ * Every claimed page ends resident or empty, and every page that ends empty
+ * is woken: a second fault on a claimed page was dropped, counting on this.
  * Returns the pages installed, or -errno. */
 static ssize_t fill_run(struct ps_fill_ctx *ctx, struct ps_region *r, size_t page, size_t n,
 			uint32_t tid, uintptr_t addr, int dirty)
@@ -75,7 +102,7 @@ static ssize_t fill_run(struct ps_fill_ctx *ctx, struct ps_region *r, size_t pag
 	struct ps_file *f = r->file;
 	uint64_t off = (r->pgoff + page) << PS_PAGE_SHIFT;
 	char *buf = ctx->staging;
-	size_t install = 0;
+	size_t install = 0, kept = 0;
 	int err = 0;
 	const char *why = NULL;
 
@@ -104,10 +131,15 @@ static ssize_t fill_run(struct ps_fill_ctx *ctx, struct ps_region *r, size_t pag
 		}
 		install = check_sums(r, page, valid, buf);
 		if (install) {
+			size_t copied = 0;
 			err = -ps_uffd_copy(region_addr(r, page), buf, install * PS_PAGE,
-					    r->private_ && !dirty);
-			if (err)
-				install = 0;
+					    r->private_ && !dirty, &copied);
+			install = copied / PS_PAGE;
+			/* Still under f->lock: a write to the file now waits until these
+			 * pages are resident, and then refreshes them. */
+			ps_cache_lock();
+			kept = commit(r, page, install, dirty);
+			ps_cache_unlock();
 		}
 		pthread_rwlock_unlock(&f->lock);
 		if (!install && !err)
@@ -115,31 +147,24 @@ static ssize_t fill_run(struct ps_fill_ctx *ctx, struct ps_region *r, size_t pag
 		break;
 	}
 
-	if (install) {
-		enum ps_hint hint = r->advice == MADV_SEQUENTIAL ? PS_HINT_ONCE : PS_HINT_NORMAL;
-		ps_cache_lock();
-		for (size_t i = 0; i < install; i++) {
-			if (dirty && i == 0)
-				ps_cache_installed_dirty(r, page);
-			else
-				ps_cache_installed(r, page + i, hint);
-		}
-		ps_cache_unlock();
-		PS_COUNT(pages_filled, install);
-	}
-	release(r, page + install, n - install);
 	ps_cache_unreserve((unsigned)(n - install));
-	if (install)
-		return (ssize_t)install;
-	if (err == EEXIST || err == ENOENT || err == ESRCH) {
-		/* Someone else mapped or unmapped the range under us: let the
-		 * thread fault again and find out. */
-		ps_uffd_wake(region_addr(r, page), PS_PAGE);
-		return -err;
+	if (install) {
+		PS_COUNT(pages_filled, kept);
+		release(r, page + install, n - install);
+		if (kept < n)
+			ps_uffd_wake(region_addr(r, page), n * PS_PAGE);
+		return (ssize_t)kept;
 	}
-	if (tid)
-		ps_sigbus_raise(r, page, addr, tid, why ? why : "cannot install page", err);
-	ps_uffd_wake(region_addr(r, page), PS_PAGE);
+	release(r, page + 1, n - 1);
+	/* The faulting page is still ours: a poison marker may take its place. */
+	int poisoned = 0;
+	if (tid && err != EEXIST && err != ENOENT && err != ESRCH)
+		poisoned = ps_sigbus_raise(r, page, addr, tid, why ? why : "cannot install page", err);
+	if (!poisoned)
+		page_store(r, page, PG_EMPTY);
+	/* Waiters fault again and get their own answer (or find the range
+	 * gone, when someone unmapped it under us). */
+	ps_uffd_wake(region_addr(r, page), n * PS_PAGE);
 	return -(err ? err : EFAULT);
 }
 

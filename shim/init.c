@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,11 +57,14 @@ static uint64_t cgroup_limit(void)
 	return 0;
 }
 
+/* The forking thread's signal mask while it holds the locks across fork. */
+static __thread sigset_t fork_saved __attribute__((tls_model("initial-exec")));
+
 static void fork_prepare(void)
 {
 	if (service != SVC_READY)
 		return;
-	pthread_rwlock_wrlock(&ps_regions_lock);
+	regions_enter(1, &fork_saved);
 	ps_cache_lock();
 	ps_prefetch_lock();
 }
@@ -71,7 +75,7 @@ static void fork_parent(void)
 		return;
 	ps_prefetch_unlock();
 	ps_cache_unlock();
-	pthread_rwlock_unlock(&ps_regions_lock);
+	regions_leave(&fork_saved);
 }
 
 /* Register every region again with the child's own userfaultfd. The
@@ -111,6 +115,7 @@ static void fork_child(void)
 	/* Not unlock: glibc knows the writer by thread id, which the child's
 	 * thread does not share, and would take it for a reader. */
 	regions_lock_init();
+	ps_coherence_fork_child();
 	int err = ps_uffd_fork_child();
 	if (!err)
 		err = rearm_regions();
@@ -124,6 +129,7 @@ static void fork_child(void)
 		ps_mapping_give_back_all();
 		__atomic_store_n(&service, SVC_UNAVAILABLE, __ATOMIC_RELEASE);
 	}
+	pthread_sigmask(SIG_SETMASK, &fork_saved, NULL);
 }
 
 static void init_once(void)

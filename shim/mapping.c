@@ -42,12 +42,25 @@ static int fs_has_io(int fd)
 	return 1;
 }
 
+/* Does [start, start+len) meet a managed region? (regions lock held) */
+static int overlaps_locked(uintptr_t start, size_t len)
+{
+	struct ps_region *r = region_at(region_first_after(start));
+	return r && r->start < start + len;
+}
+
+/* The same, from a program thread holding no lock: free when nothing is
+ * managed, otherwise a short read-locked look (the registry may be moving
+ * under a concurrent mmap). */
 static int overlaps_managed(uintptr_t start, size_t len)
 {
 	if (!region_count())
 		return 0;
-	struct ps_region *r = region_at(region_first_after(start));
-	return r && r->start < start + len;
+	sigset_t saved;
+	regions_enter(0, &saved);
+	int yes = overlaps_locked(start, len);
+	regions_leave(&saved);
+	return yes;
 }
 
 /* ---- forgetting ranges (munmap, MAP_FIXED, mremap): ps_regions_lock held for writing ---- */
@@ -227,32 +240,31 @@ void *ps_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
 	struct stat st;
 	sigset_t saved;
-	int fixed = flags & MAP_FIXED;
-	if (fixed && overlaps_managed((uintptr_t)addr, len)) {
-		/* the kernel will replace whatever is there */
+	int file = !(flags & MAP_ANONYMOUS) && fd >= 0;
+	int replaces = (flags & MAP_FIXED) && overlaps_managed((uintptr_t)addr, len);
+	int want = file && manageable(len, prot, flags, fd, off, &st) && ps_service_ready();
+	void *p;
+	int err = -ENOTSUP;
+	if (!replaces && !want) {
+		p = real.mmap(addr, len, prot, flags, fd, off);
+	} else {
+		/* One critical section: what the kernel replaces is forgotten only
+		 * once it has (a failed MAP_FIXED leaves the old mapping in place). */
 		regions_enter(1, &saved);
-		forget_range((uintptr_t)addr, (uintptr_t)addr + pages_of(len) * PS_PAGE);
+		p = real.mmap(addr, len, prot, want ? flags & ~MAP_POPULATE : flags, fd, off);
+		if (p != MAP_FAILED && replaces)
+			forget_range((uintptr_t)p, (uintptr_t)p + pages_of(len) * PS_PAGE);
+		if (p != MAP_FAILED && want)
+			err = manage(p, len, prot, flags, fd, off, &st);
 		regions_leave(&saved);
 	}
-	if ((flags & MAP_ANONYMOUS) || fd < 0)
-		return real.mmap(addr, len, prot, flags, fd, off);
-	if (!manageable(len, prot, flags, fd, off, &st) || !ps_service_ready()) {
-		void *p = real.mmap(addr, len, prot, flags, fd, off);
-		if (p != MAP_FAILED)
-			PS_COUNT(mappings_passthrough, 1);
+	if (p == MAP_FAILED || !file)
 		return p;
-	}
-	void *p = real.mmap(addr, len, prot, flags & ~MAP_POPULATE, fd, off);
-	if (p == MAP_FAILED)
-		return p;
-	regions_enter(1, &saved);
-	int err = manage(p, len, prot, flags, fd, off, &st);
-	regions_leave(&saved);
 	if (err) {
-		if (err != -EPERM)
+		if (want && err != -EPERM)
 			ps_debug("mapping of fd %d passes through: %s", fd, strerror(-err));
 		PS_COUNT(mappings_passthrough, 1);
-		if (flags & MAP_POPULATE)
+		if (want && (flags & MAP_POPULATE))
 			real.madvise(p, len, MADV_WILLNEED);
 		return p;
 	}
@@ -307,26 +319,32 @@ void *ps_mremap(void *old, size_t old_size, size_t new_size, int flags, void *ne
 	size_t oldp = pages_of(old_size), newp = pages_of(new_size);
 	if (!r || r->start != o || oldp != r->npages) {
 		/* Part of a mapping, or several: shrinking is an unmap of the
-		 * tail; moving a piece is not supported yet. */
-		if (newp < oldp && !(flags & MREMAP_FIXED) && r) {
-			forget_range(o + newp * PS_PAGE, o + oldp * PS_PAGE);
+		 * tail and the same size changes nothing (the kernel checks the
+		 * flags either way); moving or growing a piece is not supported
+		 * yet. */
+		if (flags & ~(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP)) {
+			errno = EINVAL;
+		} else if (newp <= oldp && !(flags & (MREMAP_FIXED | MREMAP_DONTUNMAP)) && r) {
 			q = real.mremap(old, old_size, new_size, flags, new_addr);
+			if (q != MAP_FAILED)
+				forget_range(o + newp * PS_PAGE, o + oldp * PS_PAGE);
 		} else {
 			ps_debug("mremap of part of a managed mapping refused");
 			errno = ENOMEM;
 		}
 		goto out;
 	}
-	if ((flags & MREMAP_FIXED) && overlaps_managed((uintptr_t)new_addr, new_size) &&
-	    (uintptr_t)new_addr != o)
-		forget_range((uintptr_t)new_addr, (uintptr_t)new_addr + newp * PS_PAGE);
-	if (newp < oldp)
-		forget_pages(r, newp, oldp);
+	/* Forget only what the kernel did replace or drop: a failed call
+	 * leaves everything as it was. */
 	q = real.mremap(old, old_size, new_size, flags, new_addr);
 	if (q == MAP_FAILED)
 		goto out;
-	if (newp < oldp)
+	if ((flags & MREMAP_FIXED) && (uintptr_t)q != o)
+		forget_range((uintptr_t)q, (uintptr_t)q + newp * PS_PAGE);
+	if (newp < oldp) {
+		forget_pages(r, newp, oldp);
 		r->npages = newp;
+	}
 	int err = follow(r, (uintptr_t)q, newp, q != old);
 	if (!err && (flags & MREMAP_DONTUNMAP)) {
 		/* The old range stays mapped, empty: it reads the file again. */
@@ -473,7 +491,6 @@ int ps_madvise(void *addr, size_t len, int advice)
 	switch (advice) {
 	case MADV_FREE:                 /* file mappings: the kernel says EINVAL */
 	case MADV_WIPEONFORK:
-	case MADV_KEEPONFORK:
 		return -EINVAL;
 	case MADV_REMOVE:               /* needs a writable shared mapping */
 		return -EACCES;

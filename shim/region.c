@@ -97,7 +97,7 @@ size_t region_first_after(uintptr_t addr)
 }
 
 struct ps_region *region_at(size_t i) { return i < used ? table[i] : NULL; }
-size_t region_count(void) { return used; }
+size_t region_count(void) { return __atomic_load_n(&used, __ATOMIC_RELAXED); }
 
 struct ps_region *region_find(uintptr_t addr)
 {
@@ -118,7 +118,7 @@ int region_insert(struct ps_region *r)
 	size_t i = region_first_after(r->start);
 	memmove(table + i + 1, table + i, (used - i) * sizeof *table);
 	table[i] = r;
-	used++;
+	__atomic_store_n(&used, used + 1, __ATOMIC_RELAXED);
 	return 0;
 }
 
@@ -127,7 +127,7 @@ void region_remove(struct ps_region *r)
 	for (size_t i = region_first_after(r->start); i < used; i++) {
 		if (table[i] == r) {
 			memmove(table + i, table + i + 1, (used - i - 1) * sizeof *table);
-			used--;
+			__atomic_store_n(&used, used - 1, __ATOMIC_RELAXED);
 			return;
 		}
 	}
@@ -141,6 +141,6 @@ void region_moved(struct ps_region *r)
 	if (i == used)
 		return;
 	memmove(table + i, table + i + 1, (used - i - 1) * sizeof *table);
-	used--;
+	__atomic_store_n(&used, used - 1, __ATOMIC_RELAXED);
 	region_insert(r);   /* cannot fail: the slot was just freed */
 }

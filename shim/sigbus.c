@@ -23,6 +23,40 @@
 
 static struct sigaction previous;
 
+/* SIGBUS requests in flight, by thread: the internal signal alone could
+ * also be the program's own sigqueue(). A slot's tid is 0 when free,
+ * CLAIMING while its address is written. */
+#define PENDING_MAX 64
+#define CLAIMING UINT32_MAX
+static struct { uint32_t tid; uintptr_t addr; } pending[PENDING_MAX];
+
+static int pending_put(uint32_t tid, uintptr_t addr)
+{
+	for (unsigned i = 0; i < PENDING_MAX; i++) {
+		uint32_t free_ = 0;
+		if (__atomic_compare_exchange_n(&pending[i].tid, &free_, CLAIMING, 0, __ATOMIC_ACQUIRE,
+						__ATOMIC_RELAXED)) {
+			pending[i].addr = addr;
+			__atomic_store_n(&pending[i].tid, tid, __ATOMIC_RELEASE);
+			return (int)i;
+		}
+	}
+	return -1;
+}
+
+/* Take this thread's request: its address, or 0 when there is none. */
+static uintptr_t pending_take(uint32_t tid)
+{
+	for (unsigned i = 0; i < PENDING_MAX; i++) {
+		if (__atomic_load_n(&pending[i].tid, __ATOMIC_ACQUIRE) == tid) {
+			uintptr_t addr = pending[i].addr;
+			__atomic_store_n(&pending[i].tid, 0, __ATOMIC_RELEASE);
+			return addr;
+		}
+	}
+	return 0;
+}
+
 static long self_sigqueue(int sig, siginfo_t *si)
 {
 	return syscall(SYS_rt_tgsigqueueinfo, getpid(), (pid_t)syscall(SYS_gettid), sig, si);
@@ -31,7 +65,9 @@ static long self_sigqueue(int sig, siginfo_t *si)
 /* Runs in the faulting thread, with every signal blocked. Async-signal-safe. */
 static void on_internal(int sig, siginfo_t *si, void *ucv)
 {
-	if (si->si_code != SI_QUEUE || si->si_pid != getpid()) {
+	uintptr_t addr = si->si_code == SI_QUEUE && si->si_pid == getpid()
+				 ? pending_take((uint32_t)syscall(SYS_gettid)) : 0;
+	if (!addr) {
 		if (previous.sa_flags & SA_SIGINFO && previous.sa_sigaction)
 			previous.sa_sigaction(sig, si, ucv);
 		else if (previous.sa_handler != SIG_DFL && previous.sa_handler != SIG_IGN)
@@ -52,7 +88,7 @@ static void on_internal(int sig, siginfo_t *si, void *ucv)
 	memset(&b, 0, sizeof b);
 	b.si_signo = SIGBUS;
 	b.si_code = BUS_ADRERR;
-	b.si_addr = si->si_value.sival_ptr;
+	b.si_addr = (void *)addr;
 	self_sigqueue(SIGBUS, &b);
 }
 
@@ -97,8 +133,8 @@ static int internal_signal_unusable(uint32_t tid)
 	return (mask >> (PS_SIGNAL - 1)) & 1;
 }
 
-void ps_sigbus_raise(struct ps_region *r, size_t page, uintptr_t addr, uint32_t tid,
-		     const char *why, int err)
+int ps_sigbus_raise(struct ps_region *r, size_t page, uintptr_t addr, uint32_t tid,
+		    const char *why, int err)
 {
 	uint64_t off = (r->pgoff + page) << PS_PAGE_SHIFT;
 	PS_COUNT(sigbus_raised, 1);
@@ -113,13 +149,16 @@ void ps_sigbus_raise(struct ps_region *r, size_t page, uintptr_t addr, uint32_t 
 		si.si_code = SI_QUEUE;
 		si.si_pid = getpid();
 		si.si_uid = getuid();
-		si.si_value.sival_ptr = (void *)addr;
-		if (syscall(SYS_rt_tgsigqueueinfo, getpid(), tid, PS_SIGNAL, &si) == 0)
-			return;
+		int slot = pending_put(tid, addr);
+		if (slot >= 0 && syscall(SYS_rt_tgsigqueueinfo, getpid(), tid, PS_SIGNAL, &si) == 0)
+			return 0;
+		if (slot >= 0)
+			__atomic_store_n(&pending[slot].tid, 0, __ATOMIC_RELEASE);
 	}
 	if (ps_uffd_has(UFFD_FEATURE_POISON) && ps_uffd_poison(page_addr, PS_PAGE) == 0) {
 		page_store(r, page, PG_POISON);
-		return;
+		return 1;
 	}
 	ps_warn("cannot deliver SIGBUS to thread %u; it will fault again", tid);
+	return 0;
 }

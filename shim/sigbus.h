@@ -31,8 +31,9 @@ int ps_sigbus_init(void);
 
 /* Make thread `tid`, faulting at `addr` on `page` of `r`, see SIGBUS.
  * `why` and `err` are for the message. Caller holds ps_regions_lock and
- * owns the page (it was PG_FILLING and is now PG_EMPTY). */
-void ps_sigbus_raise(struct ps_region *r, size_t page, uintptr_t addr, uint32_t tid,
+ * owns the page (PG_FILLING). Returns 1 when a poison marker now stands in
+ * for the page (its word is PG_POISON), 0 when the caller still owns it. */
+int ps_sigbus_raise(struct ps_region *r, size_t page, uintptr_t addr, uint32_t tid,
 		     const char *why, int err);
 
 #endif

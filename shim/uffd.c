@@ -169,25 +169,26 @@ int ps_uffd_register(uintptr_t start, size_t len, int wp)
 	return ioc(UFFDIO_REGISTER, &r);
 }
 
-int ps_uffd_copy(uintptr_t dst, const void *src, size_t len, int wp)
+int ps_uffd_copy(uintptr_t dst, const void *src, size_t len, int wp, size_t *copied)
 {
 	size_t done = 0;
-	while (done < len) {
+	int err = 0;
+	while (done < len && !err) {
 		struct uffdio_copy c = {
 			.dst = dst + done, .src = (uintptr_t)src + done, .len = len - done,
 			.mode = wp ? UFFDIO_COPY_MODE_WP : 0,
 		};
-		int err = ioc(UFFDIO_COPY, &c);
+		err = ioc(UFFDIO_COPY, &c);
 		if (c.copy > 0)
 			done += (size_t)c.copy;
 		/* EAGAIN: the address space changed under the copy (a concurrent
 		 * munmap/mremap of something else); retry what is left. */
 		if (err == -EAGAIN)
-			continue;
-		if (err)
-			return err;
+			err = 0;
 	}
-	return 0;
+	if (copied)
+		*copied = done;
+	return err;
 }
 
 int ps_uffd_wake(uintptr_t start, size_t len)
