@@ -83,5 +83,9 @@ test: deps all $(TEST_BIN)
 demo: deps all
 	$(Q)tools/demo.sh
 
+# BENCH_FILE_MB, BENCH_MEMORY_MB, BENCH_SECONDS, BENCH_RUNS size it (tools/bench/run.sh)
+bench: deps all
+	$(Q)tools/bench/run.sh
+
 clean:
 	rm -rf $(B)

@@ -10,12 +10,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-const char *const bench_pattern_names[] = { "random", "seq", NULL };
+const char *const bench_pattern_names[] = { "random", "seq", "zipf:THETA", "scan+hot", NULL };
 const char *const bench_io_names[] = { "mmap", "pread", "pread-direct", NULL };
 const char *const bench_advice_names[] = { "normal", "random", "sequential", NULL };
 
@@ -26,7 +27,7 @@ const char *const bench_advice_names[] = { "normal", "random", "sequential", NUL
 #define MAX_SECONDS 86400.0
 
 enum { OPT_FILE = 256, OPT_SIZE, OPT_PATTERN, OPT_THREADS, OPT_SECONDS, OPT_ACCESS,
-       OPT_ADVICE, OPT_IO, OPT_SEED, OPT_JSON };
+       OPT_ADVICE, OPT_IO, OPT_SEED, OPT_JSON, OPT_HOT, OPT_READ_RATIO, OPT_SERIES };
 
 static const struct option opts[] = {
 	{ "file", required_argument, NULL, OPT_FILE },
@@ -39,6 +40,9 @@ static const struct option opts[] = {
 	{ "io", required_argument, NULL, OPT_IO },
 	{ "seed", required_argument, NULL, OPT_SEED },
 	{ "json", no_argument, NULL, OPT_JSON },
+	{ "hot", required_argument, NULL, OPT_HOT },
+	{ "read-ratio", required_argument, NULL, OPT_READ_RATIO },
+	{ "series", required_argument, NULL, OPT_SERIES },
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 },
 };
@@ -49,8 +53,14 @@ static void bench_help(FILE *f)
 	fputs("  --file PATH       the data file (required); created when missing or of\n"
 	      "                    another size, else reused\n"
 	      "  --size SIZE       its size, a multiple of 4K (required to create it)\n"
-	      "  --pattern P       random (uniform over the file, default) or seq (each\n"
-	      "                    thread walks its own stripe, wrapping)\n"
+	      "  --pattern P       random (uniform over the file, default); seq (each\n"
+	      "                    thread walks its own stripe, wrapping); zipf:THETA\n"
+	      "                    (Zipf-skewed, 0 < THETA < 1, e.g. zipf:0.99; the popular\n"
+	      "                    blocks are scattered over the file); scan+hot (thread 0\n"
+	      "                    scans the whole file while the others read uniformly\n"
+	      "                    within the hot set; needs 2 threads or more)\n"
+	      "  --hot SIZE        scan+hot: the hot set, the file's first SIZE bytes\n"
+	      "                    (default a quarter of the file)\n"
 	      "  --threads N       reader threads, 1 to 1024 (default 1)\n"
 	      "  --seconds S       how long to read (default 10); 0 only prepares the file\n"
 	      "  --access BYTES    bytes per read, a multiple of 8 (4K for pread-direct),\n"
@@ -60,15 +70,48 @@ static void bench_help(FILE *f)
 	      "  --io IO           mmap (MAP_SHARED, PROT_READ, default), pread, or\n"
 	      "                    pread-direct (O_DIRECT, page-aligned buffer)\n"
 	      "  --seed N          seed of the random positions (default 1)\n"
+	      "  --read-ratio R    share of reads among accesses; only 1.0 for now (writes\n"
+	      "                    wait for pageshim's write path)\n"
+	      "  --series FILE     also write ops per second as CSV \"second,ops\"\n"
 	      "  --json            one JSON object on one line instead of the table\n"
 	      "  --help            this text\n"
 	      "Word at offset o holds a 64-bit mix of o, and every read is checked: a wrong\n"
 	      "word prints its offset, expected and got, and exits 1. The report gives ops/s,\n"
-	      "MB/s, latency p50/p99/p99.9/max (us, per read incl. its check), peak RSS of the\n"
+	      "MB/s, ops in each full second, latency p50/p99/p99.9/max (us, per read incl.\n"
+	      "its check; scan+hot adds the hot readers' and the scanner's ops/s), peak RSS of the\n"
 	      "process, major/minor faults and user/system CPU of the timed phase, the\n"
 	      "library's stats when run under `pageshim run`, and last, always, `ops/s: N`.\n"
 	      "Create the file in a separate run (--seconds 0) to keep its buffer out of\n"
 	      "the peak RSS.\n", f);
+}
+
+/* --pattern: a name, or zipf:THETA with 0 < THETA < 1 (theta = 1 would
+ * divide by zero in the generator; above 1 it is another formula). */
+static void parse_pattern(struct bench_cfg *c, const char *v)
+{
+	c->pattern_text = v;
+	if (strncmp(v, "zipf:", 5)) {
+		c->pattern = cli_choice(&bench_cmd, "pattern", v, bench_pattern_names);
+		if (c->pattern != PAT_ZIPF)
+			return;
+	}
+	char *end;
+	errno = 0;
+	c->pattern = PAT_ZIPF;
+	c->theta = strtod(v + 5, &end);
+	if (errno || end == v + 5 || *end || !(c->theta > 0 && c->theta < 1))
+		cli_bad_value(&bench_cmd, "pattern", v, "zipf:THETA with 0 < THETA < 1, e.g. zipf:0.99");
+}
+
+/* --read-ratio: accepted and checked now, but only 1.0 can run. */
+static void parse_read_ratio(const char *v)
+{
+	char *end;
+	errno = 0;
+	double r = strtod(v, &end);
+	if (errno || end == v || *end || r != 1.0)
+		cli_bad_value(&bench_cmd, "read-ratio", v, "1.0: only reads for now; writes through "
+			      "a MAP_SHARED mapping wait for pageshim's write path");
 }
 
 /* Read the flags into *c; exits EXIT_USAGE on anything malformed. */
@@ -81,7 +124,7 @@ static void parse_flags(struct bench_cfg *c, int argc, char **argv)
 		switch (ch) {
 		case OPT_FILE: c->path = optarg; break;
 		case OPT_SIZE: c->size = cli_size(me, "size", optarg, PAGE, MAX_FILE); break;
-		case OPT_PATTERN: c->pattern = cli_choice(me, "pattern", optarg, bench_pattern_names); break;
+		case OPT_PATTERN: parse_pattern(c, optarg); break;
 		case OPT_THREADS: c->threads = cli_uint(me, "threads", optarg, 1, MAX_THREADS); break;
 		case OPT_SECONDS: c->seconds = cli_seconds(me, "seconds", optarg, MAX_SECONDS); break;
 		case OPT_ACCESS: c->access = cli_size(me, "access", optarg, 8, MAX_ACCESS); break;
@@ -89,6 +132,9 @@ static void parse_flags(struct bench_cfg *c, int argc, char **argv)
 		case OPT_IO: c->io = cli_choice(me, "io", optarg, bench_io_names); break;
 		case OPT_SEED: c->seed = cli_uint(me, "seed", optarg, 0, UINT64_MAX); break;
 		case OPT_JSON: c->json = 1; break;
+		case OPT_HOT: c->hot = cli_size(me, "hot", optarg, 8, MAX_FILE); break;
+		case OPT_READ_RATIO: parse_read_ratio(optarg); break;
+		case OPT_SERIES: c->series_path = optarg; break;
 		}
 	}
 	if (optind < argc)
@@ -111,6 +157,9 @@ static void check_flags(const struct bench_cfg *c)
 		cli_bad_value(&bench_cmd, "access", v, "a multiple of %u bytes%s", align,
 			      c->io == IO_DIRECT ? " with --io pread-direct" : "");
 	}
+	if (c->pattern == PAT_SCAN_HOT && c->threads < 2)
+		cli_usage_error(&bench_cmd, "--pattern scan+hot needs --threads 2 or more "
+				"(one scanner, the others on the hot set)");
 }
 
 /* Make sure the file holds the pattern at the wanted size; its size. */
@@ -146,6 +195,12 @@ static void open_target(struct bench_target *t)
 		cli_usage_error(&bench_cmd, "%s holds %llu blocks of --access %zu bytes: too few "
 				"for %u thread(s)", c->path, (unsigned long long)t->slots,
 				c->access, c->threads);
+	t->hot_slots = (c->hot ? c->hot : t->size / 4) / c->access;
+	if (c->pattern == PAT_SCAN_HOT && (t->hot_slots == 0 || t->hot_slots > t->slots))
+		cli_usage_error(&bench_cmd, "--hot %llu: the hot set must hold at least one "
+				"--access block and fit in the %llu-byte file",
+				(unsigned long long)(c->hot ? c->hot : t->size / 4),
+				(unsigned long long)t->size);
 	t->fd = open(c->path, O_RDONLY | O_CLOEXEC | (c->io == IO_DIRECT ? O_DIRECT : 0));
 	if (t->fd < 0)
 		cli_die(&bench_cmd, EXIT_RUN_FAILED, "open %s%s: %s", c->path,
@@ -177,9 +232,24 @@ static _Noreturn void report_fault(const struct bench_target *t, const struct be
 		(unsigned long long)f->expected, (unsigned long long)f->got);
 }
 
+/* Write r's time series to path as CSV: "second,ops", one row per full
+ * second (second k covers [k-1, k) after the start). */
+static void write_series(const char *path, const struct bench_result *r)
+{
+	FILE *f = fopen(path, "w");
+	if (!f)
+		cli_die(&bench_cmd, EXIT_RUN_FAILED, "--series %s: %s", path, strerror(errno));
+	fprintf(f, "second,ops\n");
+	for (size_t i = 0; i < r->series_n; i++)
+		fprintf(f, "%zu,%llu\n", i + 1, (unsigned long long)r->series[i]);
+	if (fclose(f))
+		cli_die(&bench_cmd, EXIT_RUN_FAILED, "--series %s: %s", path, strerror(errno));
+}
+
 static int bench_main(int argc, char **argv)
 {
-	struct bench_cfg cfg = { .pattern = PAT_RANDOM, .io = IO_MMAP, .advice = ADV_NORMAL,
+	struct bench_cfg cfg = { .pattern = PAT_RANDOM, .pattern_text = "random",
+				 .io = IO_MMAP, .advice = ADV_NORMAL,
 				 .threads = 1, .seconds = 10, .access = PAGE, .seed = 1 };
 	parse_flags(&cfg, argc, argv);
 	check_flags(&cfg);
@@ -196,15 +266,19 @@ static int bench_main(int argc, char **argv)
 		cli_die(&bench_cmd, EXIT_RUN_FAILED, "cannot start the threads: %s", strerror(-rc));
 	if (r.failed)
 		report_fault(&t, &r.fault);
+	if (cfg.series_path)
+		write_series(cfg.series_path, &r);
 	bench_report(&t, &r);
+	free(r.series);
 	return 0;
 }
 
 const struct cli_cmd bench_cmd = {
 	.name = "bench",
-	.synopsis = "pageshim bench --file PATH [--size SIZE] [--pattern random|seq] [--threads N] "
-		    "[--seconds S] [--access BYTES] [--advice normal|random|sequential] "
-		    "[--io mmap|pread|pread-direct] [--seed N] [--json]",
+	.synopsis = "pageshim bench --file PATH [--size SIZE] [--pattern random|seq|zipf:THETA|scan+hot] "
+		    "[--hot SIZE] [--threads N] [--seconds S] [--access BYTES] "
+		    "[--advice normal|random|sequential] [--io mmap|pread|pread-direct] [--seed N] "
+		    "[--read-ratio 1.0] [--series FILE] [--json]",
 	.summary = "a verified read workload over a file, through mmap or pread",
 	.main = bench_main,
 	.help = bench_help,

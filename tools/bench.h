@@ -11,11 +11,15 @@
 #include <sys/resource.h>
 #include <sys/types.h>
 
-enum bench_pattern { PAT_RANDOM, PAT_SEQ };
+/* PAT_ZIPF: Zipf-distributed ranks (cfg->theta), scattered over the file.
+ * PAT_SCAN_HOT: worker 0 scans the whole file in order, wrapping; the
+ * others read uniformly within the hot set, the file's first cfg->hot bytes. */
+enum bench_pattern { PAT_RANDOM, PAT_SEQ, PAT_ZIPF, PAT_SCAN_HOT };
 enum bench_io { IO_MMAP, IO_PREAD, IO_DIRECT };
 enum bench_advice { ADV_NORMAL, ADV_RANDOM, ADV_SEQUENTIAL };
 
-/* Names of the enums above, in order, NULL-terminated (flag values and report). */
+/* Names of the enums above, in order, NULL-terminated (flag values and
+ * report); PAT_ZIPF's is "zipf:THETA", given as e.g. "zipf:0.99". */
 extern const char *const bench_pattern_names[], *const bench_io_names[],
 	*const bench_advice_names[];
 
@@ -23,12 +27,16 @@ struct bench_cfg {
 	const char *path;
 	uint64_t size;          /* 0: use the existing file's size */
 	enum bench_pattern pattern;
+	const char *pattern_text;  /* as given, e.g. "zipf:0.99" */
+	double theta;           /* PAT_ZIPF: skew, 0 < theta < 1 */
+	uint64_t hot;           /* PAT_SCAN_HOT: hot-set bytes; 0 = a quarter of the file */
 	enum bench_io io;
 	enum bench_advice advice;
 	unsigned threads;
 	double seconds;         /* 0: only prepare the file */
 	size_t access;          /* bytes per access; offsets are multiples of it */
 	uint64_t seed;          /* of the access positions, not of the data */
+	const char *series_path; /* CSV "second,ops" written here, or NULL */
 	int json;
 };
 
@@ -40,6 +48,7 @@ struct bench_target {
 	const char *map;
 	uint64_t size;
 	uint64_t slots;         /* size / access: the positions an access can take */
+	uint64_t hot_slots;     /* PAT_SCAN_HOT: the hot set's positions, [0, hot_slots) */
 };
 
 /* A failed access: the first wrong word, or an I/O error (err != 0). */
@@ -51,7 +60,11 @@ struct bench_fault {
 struct bench_result {
 	double elapsed;         /* seconds, first access to last */
 	uint64_t ops;
+	uint64_t scan_ops;      /* PAT_SCAN_HOT: the scanner's share of ops */
+	uint64_t *series;       /* ops in each full second since the start (malloc'd) */
+	size_t series_n;
 	struct ps_hist latency;    /* ns per access, every thread merged */
+	struct ps_hist hot_latency; /* PAT_SCAN_HOT: the hot readers' only */
 	struct rusage usage;    /* faults and CPU of the measured phase; ru_maxrss of
 				 * the whole process (KiB); the rest zero */
 	int failed;
@@ -86,7 +99,8 @@ int data_create(const char *path, uint64_t size);
 /* ---- bench_worker.c ---- */
 
 /* Run cfg->threads workers over t for cfg->seconds (fewer when an access
- * fails) and fill *r. Returns 0, or -errno when the threads cannot start. */
+ * fails) and fill *r, whose r->series the caller frees. Returns 0, or
+ * -errno when the threads cannot start. */
 int bench_workers_run(const struct bench_target *t, struct bench_result *r);
 
 /* ---- bench_report.c ---- */

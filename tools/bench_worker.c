@@ -2,11 +2,14 @@
  * one block after another until time is up or an access fails.
  *
  * A thread keeps its own counters and histogram (no shared cache lines on
- * the hot path); they are merged after the join. All threads are created
- * first and wait behind a gate, so the clock starts when all can run. */
+ * the hot path); they are merged after the join, except the ops count,
+ * which the main thread also sums once a second for the time series. All
+ * threads are created first and wait behind a gate, so the clock starts
+ * when all can run. */
 #include "bench.h"
 
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
 #include <semaphore.h>
 #include <stdatomic.h>
@@ -17,9 +20,22 @@
 #include <time.h>
 
 #define GOLDEN 0x9e3779b97f4a7c15ULL    /* splitmix64's increment */
+#define ZIPF_SCATTER 0x7a697066ULL      /* "zipf": rank -> slot hash key */
+/* zeta(n) is summed term by term up to here, then integrated: the error of
+ * the integral past 2^20 terms is far below a double's precision. */
+#define ZETA_EXACT_TERMS (1u << 20)
+#define NS 1000000000ULL
+
+/* Gray et al.'s Zipf generator ("Quickly generating billion-record
+ * synthetic databases", SIGMOD 1994), as YCSB uses it: O(1) per draw
+ * after computing zeta(n, theta) once. */
+struct zipf {
+	double n, theta, alpha, zetan, eta, half_pow;
+};
 
 struct crew {
 	const struct bench_target *t;
+	struct zipf zipf;               /* PAT_ZIPF */
 	pthread_rwlock_t gate;          /* write-held until every thread exists */
 	atomic_int stop;
 	sem_t ended;                    /* posted by a worker whose access failed */
@@ -33,11 +49,52 @@ struct worker {
 	uint64_t rng;                   /* PAT_RANDOM: splitmix64 state */
 	uint64_t next, lo, hi;          /* PAT_SEQ: cursor in this thread's stripe */
 	void *buf;                      /* pread target, page-aligned (O_DIRECT) */
-	uint64_t ops;
+	_Atomic uint64_t ops;           /* written by this thread only; summed live */
 	int failed;
 	struct bench_fault fault;
 	struct ps_hist hist;
 };
+
+/* sum of i^-theta for i = 1..n. */
+static double zeta(uint64_t n, double theta)
+{
+	double z = 0;
+	uint64_t exact = n < ZETA_EXACT_TERMS ? n : ZETA_EXACT_TERMS;
+	for (uint64_t i = 1; i <= exact; i++)
+		z += pow((double)i, -theta);
+	if (n > exact)      /* the rest, by the midpoint integral of x^-theta */
+		z += (pow((double)n + 0.5, 1 - theta) - pow((double)exact + 0.5, 1 - theta)) /
+		     (1 - theta);
+	return z;
+}
+
+static void zipf_init(struct zipf *z, uint64_t n, double theta)
+{
+	z->n = (double)n;
+	z->theta = theta;
+	z->alpha = 1 / (1 - theta);
+	z->zetan = zeta(n, theta);
+	z->half_pow = pow(0.5, theta);
+	z->eta = (1 - pow(2.0 / (double)n, 1 - theta)) / (1 - (1 + z->half_pow) / z->zetan);
+}
+
+/* A rank in [0, n), rank 0 the most frequent; u uniform in [0, 1). */
+static uint64_t zipf_rank(const struct zipf *z, double u)
+{
+	double uz = u * z->zetan;
+	if (uz < 1)
+		return 0;
+	if (uz < 1 + z->half_pow)
+		return 1;
+	double r = z->n * pow(z->eta * u - z->eta + 1, z->alpha);
+	return r < z->n - 1 ? (uint64_t)r : (uint64_t)z->n - 1;
+}
+
+/* x scaled from [0, 2^64) onto [0, n). */
+static uint64_t scale(uint64_t x, uint64_t n)
+{
+	return (uint64_t)(((unsigned __int128)x * n) >> 64);
+}
 
 static uint64_t now_ns(void)
 {
@@ -46,13 +103,37 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* The block to read next: uniform over the file, or the next in this
- * thread's stripe (thread i of n reads slots [i*S/n, (i+1)*S/n), wrapping). */
+/* Is w the scanner of PAT_SCAN_HOT? */
+static int is_scanner(const struct worker *w)
+{
+	return w->crew->t->cfg->pattern == PAT_SCAN_HOT && w->id == 0;
+}
+
+/* The block to read next:
+ * - PAT_RANDOM: uniform over the file;
+ * - PAT_ZIPF: a Zipf rank, hashed to a slot, so the popular blocks are
+ *   scattered and not one run read-around would fetch at once (two ranks
+ *   may share a slot, as in YCSB's scrambled Zipf);
+ * - PAT_SCAN_HOT: the scanner walks the whole file; the others read
+ *   uniformly within [0, hot_slots);
+ * - PAT_SEQ: the next in this thread's stripe (thread i of n reads
+ *   slots [i*S/n, (i+1)*S/n), wrapping). */
 static uint64_t next_slot(struct worker *w)
 {
-	if (w->crew->t->cfg->pattern == PAT_RANDOM) {
-		uint64_t r = mix64(w->rng += GOLDEN);
-		return (uint64_t)(((unsigned __int128)r * w->crew->t->slots) >> 64);
+	const struct bench_target *t = w->crew->t;
+	switch (t->cfg->pattern) {
+	case PAT_RANDOM:
+		return scale(mix64(w->rng += GOLDEN), t->slots);
+	case PAT_ZIPF: {
+		double u = (double)(mix64(w->rng += GOLDEN) >> 11) * 0x1p-53;
+		return scale(mix64(zipf_rank(&w->crew->zipf, u) ^ ZIPF_SCATTER), t->slots);
+	}
+	case PAT_SCAN_HOT:
+		if (!is_scanner(w))
+			return scale(mix64(w->rng += GOLDEN), t->hot_slots);
+		break;
+	case PAT_SEQ:
+		break;
 	}
 	uint64_t slot = w->next++;
 	if (w->next == w->hi)
@@ -94,7 +175,8 @@ static void *worker_main(void *arg)
 			sem_post(&c->ended);
 			break;
 		}
-		w->ops++;
+		atomic_store_explicit(&w->ops, atomic_load_explicit(&w->ops, memory_order_relaxed) + 1,
+				      memory_order_relaxed);
 	}
 	return NULL;
 }
@@ -108,21 +190,49 @@ static int worker_init(struct worker *w, struct crew *c, unsigned i)
 	w->rng = mix64(cfg->seed + i * GOLDEN);
 	w->lo = w->next = c->t->slots * i / cfg->threads;
 	w->hi = c->t->slots * (i + 1) / cfg->threads;
+	if (is_scanner(w)) {
+		w->lo = w->next = 0;
+		w->hi = c->t->slots;
+	}
 	if (cfg->io != IO_MMAP)
 		return -posix_memalign(&w->buf, 4096, cfg->access);
 	return 0;
 }
 
-/* Wait until the time is up or a worker failed. */
-static void wait_end(struct crew *c, double seconds)
+/* Sleep until `at` (CLOCK_MONOTONIC ns). 1 when a worker failed first. */
+static int sleep_until(struct crew *c, uint64_t at)
 {
-	struct timespec until;
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	double end = (double)until.tv_sec + until.tv_nsec / 1e9 + seconds;
-	until.tv_sec = (time_t)end;
-	until.tv_nsec = (long)((end - (double)until.tv_sec) * 1e9);
-	while (sem_clockwait(&c->ended, CLOCK_MONOTONIC, &until) && errno == EINTR)
+	struct timespec until = { .tv_sec = (time_t)(at / NS), .tv_nsec = (long)(at % NS) };
+	int rc;
+	while ((rc = sem_clockwait(&c->ended, CLOCK_MONOTONIC, &until)) && errno == EINTR)
 		;
+	return rc == 0;
+}
+
+/* Every worker's accesses so far. */
+static uint64_t ops_now(struct worker *w, unsigned n)
+{
+	uint64_t sum = 0;
+	for (unsigned i = 0; i < n; i++)
+		sum += atomic_load_explicit(&w[i].ops, memory_order_relaxed);
+	return sum;
+}
+
+/* Wait from t0 until the time is up or a worker failed, noting the ops of
+ * each full second in r->series (a last partial second is not noted). */
+static void wait_end(struct crew *c, struct worker *w, unsigned n, uint64_t t0,
+		     struct bench_result *r)
+{
+	uint64_t end = t0 + (uint64_t)(c->t->cfg->seconds * 1e9), seen = 0;
+	for (uint64_t at = t0 + NS;; at += NS) {
+		if (sleep_until(c, at < end ? at : end) || at > end)
+			return;
+		uint64_t total = ops_now(w, n);
+		r->series[r->series_n++] = total - seen;
+		seen = total;
+		if (at == end)
+			return;
+	}
 }
 
 static struct timeval tv_sub(struct timeval a, struct timeval b)
@@ -150,6 +260,10 @@ static void collect(struct worker *w, unsigned n, struct bench_result *r)
 	for (unsigned i = 0; i < n; i++) {
 		r->ops += w[i].ops;
 		ps_hist_merge(&r->latency, &w[i].hist);
+		if (is_scanner(&w[i]))
+			r->scan_ops = w[i].ops;
+		else if (w[i].crew->t->cfg->pattern == PAT_SCAN_HOT)
+			ps_hist_merge(&r->hot_latency, &w[i].hist);
 		if (w[i].failed && !r->failed) {
 			r->failed = 1;
 			r->fault = w[i].fault;
@@ -174,7 +288,7 @@ static int run_crew(struct crew *c, struct worker *w, unsigned n, struct bench_r
 	uint64_t t0 = now_ns();
 	pthread_rwlock_unlock(&c->gate);
 	if (!rc)
-		wait_end(c, c->t->cfg->seconds);
+		wait_end(c, w, started, t0, r);
 	atomic_store(&c->stop, 1);
 	for (unsigned i = 0; i < started; i++)
 		pthread_join(w[i].tid, NULL);
@@ -189,13 +303,19 @@ int bench_workers_run(const struct bench_target *t, struct bench_result *r)
 {
 	unsigned n = t->cfg->threads;
 	struct crew c = { .t = t };
+	memset(r, 0, sizeof *r);
+	/* one slot per started second, the last included */
+	r->series = calloc((size_t)ceil(t->cfg->seconds) + 1, sizeof *r->series);
 	struct worker *w = aligned_alloc(_Alignof(struct worker), n * sizeof *w);
-	if (!w)
+	if (!w || !r->series) {
+		free(w);
 		return -ENOMEM;
+	}
 	memset(w, 0, n * sizeof *w);
+	if (t->cfg->pattern == PAT_ZIPF)
+		zipf_init(&c.zipf, t->slots, t->cfg->theta);
 	pthread_rwlock_init(&c.gate, NULL);
 	sem_init(&c.ended, 0, 0);
-	memset(r, 0, sizeof *r);
 	int rc = run_crew(&c, w, n, r);
 	for (unsigned i = 0; i < n; i++)
 		free(w[i].buf);

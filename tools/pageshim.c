@@ -2,14 +2,16 @@
  *
  *   pageshim run   [flags] -- CMD [ARGS]   run CMD with libpageshim.so preloaded
  *   pageshim bench [flags]                 a read workload over a mapped file
+ *   pageshim ab    [flags] -- CMD [ARGS]   CMD under the kernel's mmap and under
+ *                                          pageshim, in equal memory cgroups
  *
- * Each subcommand lives in its own file (run.c, bench.c) and is listed in
+ * Each subcommand lives in its own file (run.c, bench.c, ab.c) and is listed in
  * `cmds` below; cli.h holds what they share. */
 #include "cli.h"
 
 #include <string.h>
 
-static const struct cli_cmd *const cmds[] = { &run_cmd, &bench_cmd };
+static const struct cli_cmd *const cmds[] = { &run_cmd, &bench_cmd, &ab_cmd };
 #define NCMDS (sizeof cmds / sizeof cmds[0])
 
 static void usage(FILE *f)
