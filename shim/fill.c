@@ -191,11 +191,19 @@ static void serve_missing(struct ps_fill_ctx *ctx, struct ps_region *r, size_t p
 claimed:;
 	int dirty = write && r->private_;
 	size_t n = 1;
+	unsigned want = 1;
 	if (!dirty) {
-		unsigned want = ps_readahead_window(&r->ra, (uint32_t)page, r->advice, ctx->pages);
+		want = ps_readahead_window(&r->ra, (uint32_t)page, r->advice, ctx->pages);
 		n += claim_more(r, page + 1, want - 1);
 	}
-	fill_run(ctx, r, page, n, tid, addr, dirty);
+	ssize_t got = fill_run(ctx, r, page, n, tid, addr, dirty);
+	/* A stream at full speed: its next window is read in the background,
+	 * so that I/O overlaps the program's use of this one (the kernel's
+	 * asynchronous read-ahead). */
+	if (want > 1 && want == ctx->pages && got == (ssize_t)n && page + n < r->npages) {
+		size_t ahead = r->npages - page - n < want ? r->npages - page - n : want;
+		ps_prefetch(region_addr(r, page + n), ahead * PS_PAGE);
+	}
 }
 
 static void serve_wp(struct ps_region *r, size_t page)

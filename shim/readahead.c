@@ -16,8 +16,9 @@ unsigned ps_readahead_window(struct ps_readahead *ra, uint32_t page, int advice,
 		uint32_t e = LOAD(ra->expect[s]);
 		uint32_t w = LOAD(ra->window[s]);
 		/* A hit: the fault lands where the stream's last window ended, or
-		 * inside the window just read (another thread got there first). */
-		if (e && page + 1 >= e && page + 1 < e + w) {
+		 * within the window after it (read ahead in the background, see
+		 * fill.c, or taken by another thread). */
+		if (e && page + 1 >= e && page + 1 < e + 2 * w) {
 			uint32_t next = w * 2 < max ? w * 2 : max;
 			STORE(ra->window[s], next);
 			STORE(ra->expect[s], page + next + 1);
