@@ -23,6 +23,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
 #include <linux/magic.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -338,6 +339,28 @@ HELPER void expect_signal(const void *p, int wr, int sig, int code, const char *
 	check(si.si_addr == p, "%s: %s: expected si_addr %p, got %p", what, signame(sig), p, si.si_addr);
 	check(si.si_code == code, "%s: %s at %p: expected si_code %d, got %d", what, signame(sig), p,
 	      code, si.si_code);
+}
+
+struct signal_expectation {
+	const void *p;
+	int wr, sig, code;
+	const char *what;
+};
+
+static void *expect_signal_thread(void *arg)
+{
+	const struct signal_expectation *e = arg;
+	expect_signal(e->p, e->wr, e->sig, e->code, e->what);
+	return NULL;
+}
+
+/* The same, from a new thread: the signal must reach that thread. */
+HELPER void expect_signal_in_thread(const void *p, int wr, int sig, int code, const char *what)
+{
+	struct signal_expectation e = { p, wr, sig, code, what };
+	pthread_t th;
+	check(pthread_create(&th, NULL, expect_signal_thread, &e) == 0, "pthread_create");
+	pthread_join(th, NULL);
 }
 
 /* Reading p must not raise a signal; returns the byte. */

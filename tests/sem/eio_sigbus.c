@@ -9,30 +9,12 @@
  * failed read at the next access. Under the kernel there is no way to inject
  * EIO into the page cache, so that mode skips. */
 // pageshim-env: LD_PRELOAD+=eio_pread
-#include <pthread.h>
 
 #include "helpers.h"
 
 #define NPAGES 64
 #define BAD 20
 #define SEED 20
-
-struct touch {
-	const uint8_t *addr;
-	int sig, code;
-	void *at;
-};
-
-static void *toucher(void *arg)
-{
-	struct touch *t = arg;
-	siginfo_t si = { 0 };
-	uint8_t v;
-	t->sig = probe((volatile uint8_t *)t->addr, 0, &v, &si);
-	t->code = si.si_code;
-	t->at = si.si_addr;
-	return NULL;
-}
 
 int main(void)
 {
@@ -74,14 +56,8 @@ int main(void)
 			sigbus++;
 		}
 
-		struct touch t = { bad + 1000, 0, 0, NULL };
-		pthread_t th;
-		check(pthread_create(&th, NULL, toucher, &t) == 0, "pthread_create");
-		pthread_join(th, NULL);
+		expect_signal_in_thread(bad + 1000, 0, SIGBUS, BUS_ADRERR, what);
 		sigbus++;
-		check(t.sig == SIGBUS && t.code == BUS_ADRERR && t.at == t.addr,
-		      "%s: page %d in a thread: expected SIGBUS BUS_ADRERR at %p, got %s code %d at %p",
-		      what, BAD, (void *)t.addr, signame(t.sig), t.code, t.at);
 
 		/* The kernel reading the page for write(2) gets EFAULT, no signal. */
 		errno = 0;

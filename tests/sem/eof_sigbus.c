@@ -8,7 +8,6 @@
  * and the program's handler runs and leaves with siglongjmp. For MAP_SHARED,
  * MAP_PRIVATE and MAP_PRIVATE|PROT_WRITE. Then, with no handler, a child
  * touching such a page dies of SIGBUS. */
-#include <pthread.h>
 #include <sys/resource.h>
 
 #include "helpers.h"
@@ -16,24 +15,6 @@
 #define FILE_SIZE (3 * PAGE + 100)
 #define MAP_LEN (6 * PAGE)
 #define SEED 3
-
-struct touch {
-	const uint8_t *addr;
-	int wr;
-	int sig, code;
-	void *at;
-};
-
-static void *toucher(void *arg)
-{
-	struct touch *t = arg;
-	siginfo_t si = { 0 };
-	uint8_t v = 1;
-	t->sig = probe((volatile uint8_t *)t->addr, t->wr, &v, &si);
-	t->code = si.si_code;
-	t->at = si.si_addr;
-	return NULL;
-}
 
 int main(void)
 {
@@ -68,14 +49,8 @@ int main(void)
 		sigbus++;
 
 		/* From another thread: the signal goes to that thread. */
-		struct touch t = { map + 5 * PAGE + 4000, 0, 0, 0, NULL };
-		pthread_t th;
-		check(pthread_create(&th, NULL, toucher, &t) == 0, "pthread_create");
-		pthread_join(th, NULL);
+		expect_signal_in_thread(map + 5 * PAGE + 4000, 0, SIGBUS, BUS_ADRERR, what);
 		sigbus++;
-		check(t.sig == SIGBUS && t.code == BUS_ADRERR && t.at == t.addr,
-		      "%s: read past EOF in a thread: expected SIGBUS BUS_ADRERR at %p, got %s code %d at %p",
-		      what, (void *)t.addr, signame(t.sig), t.code, t.at);
 
 		/* The pages inside the file are still right after the signals. */
 		expect_pattern(map, 0, FILE_SIZE, SEED, what);

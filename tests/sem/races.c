@@ -13,7 +13,6 @@
 // pageshim-env: PAGESHIM_CACHE_SIZE=64K
 #include "helpers.h"
 
-#include <pthread.h>
 
 #define SEED 31
 
