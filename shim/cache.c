@@ -53,9 +53,8 @@ void ps_cache_lock(void) { pthread_mutex_lock(&lock); }
 void ps_cache_unlock(void) { pthread_mutex_unlock(&lock); }
 void ps_cache_wait(void) { ps_cache_lock(); ps_cache_unlock(); }
 
-void ps_cache_after_fork_child(void) { pthread_mutex_init(&lock, NULL); }
-
-uint64_t ps_cache_key(const struct ps_region *r, size_t page)
+/* Ghost key of a region page: (file id, file page). */
+static uint64_t ps_cache_key(const struct ps_region *r, size_t page)
 {
 	return (r->file->id << 40) ^ (r->pgoff + page);
 }

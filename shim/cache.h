@@ -58,15 +58,9 @@ void ps_cache_retarget(uint32_t node, struct ps_region *r, size_t page);
  * Returns how many ranges failed. */
 size_t ps_cache_zap(struct iovec *iov, size_t n, uint8_t *failed);
 
-/* Ghost key of a region page: (file id, file page). */
-uint64_t ps_cache_key(const struct ps_region *r, size_t page);
-
 struct ps_cache_gauges {
 	uint64_t budget_pages, resident_pages, peak_pages, dirty_pages;
 };
 void ps_cache_gauges(struct ps_cache_gauges *g);
-
-/* After fork, in the child: locks are reinitialised (see init.c). */
-void ps_cache_after_fork_child(void);
 
 #endif
