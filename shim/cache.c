@@ -143,8 +143,11 @@ static unsigned evict(unsigned want)
 	unsigned gone = 0;
 	for (unsigned i = 0; i < n; i++) {
 		struct victim *v = &victims[i];
-		if (range_failed[v->range]) {
-			/* mlock()ed by the program: it stays, and stays tracked */
+		unsigned char present = 0;
+		/* A refused range (part of it mlock()ed) may have been dropped up
+		 * to the locked part: what is still there stays, and stays tracked. */
+		if (range_failed[v->range] && mincore((void *)v->addr, PS_PAGE, &present) == 0 &&
+		    (present & 1)) {
 			page_store(v->r, v->page, PG_WORD(PG_CLEAN, v->node));
 			ps_policy_unvictim(&policy, v->node);
 			continue;

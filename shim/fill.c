@@ -333,6 +333,9 @@ int ps_prefetch_start(unsigned pages)
 					       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (buf == MAP_FAILED)
 		return -ENOMEM;
+	pf_ctx.staging = buf;
+	pf_ctx.pages = pages;
+	pf_head = pf_tail = 0;
 	sigset_t all, old;
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -343,10 +346,15 @@ int ps_prefetch_start(unsigned pages)
 		return -err;
 	pthread_setname_np(t, "pageshim-ahead");
 	pthread_detach(t);
-	pf_ctx.staging = buf;
-	pf_ctx.pages = pages;
-	pf_head = pf_tail = 0;
 	return 0;
+}
+
+void ps_prefetch_fork_child(void)
+{
+	/* The condition variable still counts the parent's waiting thread,
+	 * which does not exist here: a signal on it would wait forever. */
+	pthread_mutex_init(&pf_lock, NULL);
+	pthread_cond_init(&pf_cond, NULL);
 }
 
 void ps_prefetch_lock(void) { pthread_mutex_lock(&pf_lock); }

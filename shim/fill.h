@@ -31,8 +31,9 @@ void ps_fault_serve(struct ps_fill_ctx *ctx, const struct uffd_msg *msg);
  * MAP_POPULATE): queued to a background thread, never blocks the caller. */
 void ps_prefetch(uintptr_t start, size_t len);
 int ps_prefetch_start(unsigned pages);
-/* Held across fork so the queue is consistent in the child. */
+/* Held across fork; in the child the queue starts afresh. */
 void ps_prefetch_lock(void);
 void ps_prefetch_unlock(void);
+void ps_prefetch_fork_child(void);
 
 #endif

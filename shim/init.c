@@ -110,7 +110,7 @@ static void fork_child(void)
 {
 	if (service != SVC_READY)
 		return;
-	ps_prefetch_unlock();
+	ps_prefetch_fork_child();
 	ps_cache_unlock();
 	/* Not unlock: glibc knows the writer by thread id, which the child's
 	 * thread does not share, and would take it for a reader. */

@@ -282,8 +282,9 @@ int ps_munmap(void *addr, size_t len)
 		return real.munmap(addr, len);
 	sigset_t saved;
 	regions_enter(1, &saved);
-	forget_range((uintptr_t)addr, (uintptr_t)addr + pages_of(len) * PS_PAGE);
 	int ret = real.munmap(addr, len);
+	if (ret == 0)   /* a refused munmap (ENOMEM at the map count) keeps the range */
+		forget_range((uintptr_t)addr, (uintptr_t)addr + pages_of(len) * PS_PAGE);
 	regions_leave(&saved);
 	return ret;
 }

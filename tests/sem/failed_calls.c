@@ -8,7 +8,9 @@
  *    the whole mapping still follows a pwrite;
  *  - fork: the parent replaces its mapping with anonymous memory, the child
  *    pwrites the file: the child's mapping shows it, the parent's memory is
- *    untouched (pageshim's /proc/self/mem belonged to the parent). */
+ *    untouched (pageshim's /proc/self/mem belonged to the parent);
+ *  - a munmap the kernel refuses (ENOMEM: splitting the mapping would pass
+ *    vm.max_map_count) leaves the mapping served. */
 #include "helpers.h"
 
 #define NP 64
@@ -77,10 +79,33 @@ int main(void)
 	for (size_t i = 0; i < LEN; i++)
 		check(mine[i] == 'P', "the parent's anonymous memory changed at byte %zu: %#x", i, mine[i]);
 	ok(munmap(mine, LEN));
+	fill_pattern(page, 2 * PAGE, PAGE, SEED);       /* undo the child's write */
+	check(pwrite(fd, page, PAGE, 2 * PAGE) == PAGE, "pwrite: %s", strerror(errno));
+
+	/* Fill the map count, then unmap a hole in the middle of a mapping. */
+	m = xmmap(LEN, PROT_READ, MAP_SHARED, fd, 0);
+	size_t nfill = 70000;
+	uint8_t *fill = xmmap(nfill * PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	for (size_t i = 0; i < nfill; i += 2)
+		if (mprotect(fill + i * PAGE, PAGE, PROT_READ | PROT_WRITE))
+			break;
+	errno = 0;
+	int r = munmap(m + 8 * PAGE, 8 * PAGE);
+	int err = errno;
+	ok(munmap(fill, nfill * PAGE));
+	if (r == 0) {
+		note("munmap did not reach vm.max_map_count here; the refused case was not exercised");
+		ok(munmap(m, 8 * PAGE));
+		ok(munmap(m + 16 * PAGE, LEN - 16 * PAGE));
+	} else {
+		check(err == ENOMEM, "munmap at the map count: expected ENOMEM, got errno %d", err);
+		expect_pattern(m, 0, LEN, SEED, "after a refused munmap");
+		ok(munmap(m, LEN));
+	}
 	ok(close(fd));
 	stats_get(&b);
-	expect_managed(&a, &b, 2, "the mappings");
+	expect_managed(&a, &b, 3, "the mappings");
 	expect_released(&a, &b, "at the end");
-	note("refused MAP_FIXED and mremap leave the mapping served; a child's writes stay in the child");
+	note("refused MAP_FIXED, mremap and munmap leave the mapping served; a child's writes stay in the child");
 	return 0;
 }

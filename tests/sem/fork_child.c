@@ -164,6 +164,25 @@ int main(int argc, char **argv)
 	wait_child(pid, "exec child");
 	expect_all(parent, "parent after the exec child");
 
+	/* Children scanning a larger mapping in order: the read-ahead that runs
+	 * in the background must work in a child too. */
+	char *big = tpath("big");
+	make_file(big, 16 * MiB, SEED + 1);
+	int bfd = xopen(big, O_RDONLY);
+	uint8_t *B = xmmap(16 * MiB, PROT_READ, MAP_SHARED, bfd, 0);
+	ok(close(bfd));
+	(void)*(volatile uint8_t *)B;
+	for (int round = 0; round < 2; round++) {
+		pid = fork();
+		check(pid >= 0, "fork: %s", strerror(errno));
+		if (pid == 0) {
+			expect_pattern(B, 0, 16 * MiB, SEED + 1, "child: a sequential scan of 16 MiB");
+			_exit(0);
+		}
+		wait_child(pid, "scanning child");
+	}
+	ok(munmap(B, 16 * MiB));
+
 	ok(munmap(S, LEN));
 	ok(munmap(P, LEN));
 	stats_get(&c);

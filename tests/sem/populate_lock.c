@@ -87,6 +87,15 @@ int main(void)
 	check(pwrite(wfd, page, PAGE, LEN / 2) == (ssize_t)PAGE, "pwrite: %s", strerror(errno));
 	ok(close(wfd));
 	ok(munlock(m + LEN / 4, LEN / 2));
+
+	/* Eviction of pages next to a locked range: the kernel drops them and
+	 * refuses the locked ones in one call; both kinds stay right. */
+	ok(madvise(m, LEN, MADV_DONTNEED));
+	ok(mlock(m + 8 * PAGE, 8 * PAGE));
+	expect_pattern(m, 0, 8 * PAGE, SEED, "pages before a locked range");
+	churn();
+	expect_pattern(m, 0, 16 * PAGE, SEED, "pages before and in a locked range, after churn");
+	ok(munlock(m + 8 * PAGE, 8 * PAGE));
 	churn();
 	expect_pattern(m, 0, LEN, SEED, "after munlock and churn");
 	ok(madvise(m, LEN, MADV_DONTNEED));
