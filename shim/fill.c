@@ -102,7 +102,7 @@ static ssize_t fill_run(struct ps_fill_ctx *ctx, struct ps_region *r, size_t pag
 	struct ps_file *f = r->file;
 	uint64_t off = (r->pgoff + page) << PS_PAGE_SHIFT;
 	char *buf = ctx->staging;
-	size_t install = 0, kept = 0;
+	size_t install = 0, kept = 0, counted = 0;
 	int err = 0;
 	const char *why = NULL;
 
@@ -131,6 +131,11 @@ static ssize_t fill_run(struct ps_fill_ctx *ctx, struct ps_region *r, size_t pag
 		}
 		install = check_sums(r, page, valid, buf);
 		if (install) {
+			/* Counted before the copy wakes anyone, so a thread that reads
+			 * the stats right after its access finds its pages there;
+			 * what does not stay is taken back below. */
+			counted = install;
+			PS_COUNT(pages_filled, counted);
 			size_t copied = 0;
 			err = -ps_uffd_copy(region_addr(r, page), buf, install * PS_PAGE,
 					    r->private_ && !dirty, &copied);
@@ -148,8 +153,9 @@ static ssize_t fill_run(struct ps_fill_ctx *ctx, struct ps_region *r, size_t pag
 	}
 
 	ps_cache_unreserve((unsigned)(n - install));
+	if (counted > kept)
+		__atomic_fetch_sub(&ps_count.pages_filled, counted - kept, __ATOMIC_RELAXED);
 	if (install) {
-		PS_COUNT(pages_filled, kept);
 		release(r, page + install, n - install);
 		if (kept < n)
 			ps_uffd_wake(region_addr(r, page), n * PS_PAGE);
