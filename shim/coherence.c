@@ -204,8 +204,6 @@ static void drop_past(struct ps_region *r, uint64_t new_size)
 static void changed(dev_t dev, ino_t ino, int src_fd, uint64_t off, uint64_t len, uint64_t new_size)
 {
 	sigset_t saved;
-	if (!file_maybe_managed(dev, ino))
-		return;
 	regions_enter(0, &saved);
 	struct ps_file *f = file_find(dev, ino);
 	if (!f)
@@ -239,25 +237,29 @@ out:
 	regions_leave(&saved);
 }
 
+/* Is fd a regular file pageshim may manage? (st filled.) No lock taken. */
+static int maybe_managed_fd(int fd, struct stat *st)
+{
+	return file_count() && fstat(fd, st) == 0 && S_ISREG(st->st_mode) &&
+	       file_maybe_managed(st->st_dev, st->st_ino);
+}
+
 void ps_coherence_fd(int fd, uint64_t off, uint64_t len, uint64_t new_size)
 {
-	if (!file_count())
-		return;
 	int saved = errno;
 	struct stat st;
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+	if (maybe_managed_fd(fd, &st))
 		changed(st.st_dev, st.st_ino, fd, off, len, new_size);
 	errno = saved;
 }
 
 void ps_coherence_at_position(int fd, uint64_t n)
 {
-	if (!file_count())
-		return;
 	int saved = errno;
-	off_t pos = lseek(fd, 0, SEEK_CUR);
-	if (pos >= 0 && (uint64_t)pos >= n)
-		ps_coherence_fd(fd, (uint64_t)pos - n, n, PS_TO_EOF);
+	struct stat st;
+	off_t pos;      /* asked only of a file that may be managed */
+	if (maybe_managed_fd(fd, &st) && (pos = lseek(fd, 0, SEEK_CUR)) >= 0 && (uint64_t)pos >= n)
+		changed(st.st_dev, st.st_ino, fd, (uint64_t)pos - n, n, PS_TO_EOF);
 	errno = saved;
 }
 
@@ -267,7 +269,7 @@ void ps_coherence_path(const char *path, uint64_t new_size)
 		return;
 	int saved = errno;
 	struct stat st;
-	if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
+	if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && file_maybe_managed(st.st_dev, st.st_ino))
 		changed(st.st_dev, st.st_ino, -1, new_size, PS_TO_EOF, new_size);
 	errno = saved;
 }
