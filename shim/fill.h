@@ -27,10 +27,12 @@ struct ps_region;
 
 void ps_fault_serve(struct ps_fill_ctx *ctx, const struct uffd_msg *msg);
 
-/* Read the empty pages of [start, start+len) ahead of use (MADV_WILLNEED,
- * MAP_POPULATE): queued to a background thread, never blocks the caller. */
+/* Read the empty pages of [start, start+len) ahead of use (read-ahead,
+ * MADV_WILLNEED, MAP_POPULATE): queued to a pool of read-ahead threads,
+ * never blocks the caller (a request that finds the queue full is dropped). */
 void ps_prefetch(uintptr_t start, size_t len);
-int ps_prefetch_start(unsigned pages);
+/* Start `threads` read-ahead threads, each reading up to `pages` at once. */
+int ps_prefetch_start(unsigned threads, unsigned pages);
 /* Held across fork; in the child the queue starts afresh. */
 void ps_prefetch_lock(void);
 void ps_prefetch_unlock(void);

@@ -120,7 +120,7 @@ static void fork_child(void)
 	if (!err)
 		err = rearm_regions();
 	if (!err)
-		err = ps_prefetch_start(ps_opt.readahead);
+		err = ps_prefetch_start(ps_opt.handlers, ps_opt.readahead);
 	if (err) {
 		/* Nothing can serve this child's faults (its missing pages would
 		 * read as zeros): hand every range back to the kernel's mmap. */
@@ -177,10 +177,10 @@ static int start_service(void)
 			"or set sysctl vm.unprivileged_userfaultfd=1", strerror(-err));
 		return err;
 	}
-	unsigned inflight = (ps_opt.handlers + 1) * ps_opt.readahead;
+	unsigned inflight = 2 * ps_opt.handlers * ps_opt.readahead;
 	if ((err = ps_sigbus_init()) || (err = ps_coherence_init()) || (err = ps_cache_init(ps_opt.cache_size, inflight)) ||
 	    (err = ps_uffd_start(ps_opt.handlers, ps_opt.readahead)) ||
-	    (err = ps_prefetch_start(ps_opt.readahead))) {
+	    (err = ps_prefetch_start(ps_opt.handlers, ps_opt.readahead))) {
 		ps_warn("cannot start (%s): every file mapping goes to the kernel's mmap", strerror(-err));
 		return err;
 	}

@@ -6,27 +6,69 @@
 #define LOAD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
 #define STORE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
 
-unsigned ps_readahead_window(struct ps_readahead *ra, uint32_t page, int advice, unsigned max)
+/* The stream whose window `page` continues, or -1. A hit lands where the
+ * stream's last window ended, or anywhere up to one window past what it
+ * asked to read ahead (taken meanwhile by another thread or still being
+ * read). */
+static int find_stream(const struct ps_readahead *ra, uint32_t page)
 {
-	if (advice == MADV_RANDOM || max <= 1)
-		return 1;
-	if (advice == MADV_SEQUENTIAL)
-		return max;
-	for (unsigned s = 0; s < PS_RA_STREAMS; s++) {
+	for (int s = 0; s < PS_RA_STREAMS; s++) {
 		uint32_t e = LOAD(ra->expect[s]);
-		uint32_t w = LOAD(ra->window[s]);
-		/* A hit: the fault lands where the stream's last window ended, or
-		 * within the window after it (read ahead in the background, see
-		 * fill.c, or taken by another thread). */
-		if (e && page + 1 >= e && page + 1 < e + 2 * w) {
-			uint32_t next = w * 2 < max ? w * 2 : max;
-			STORE(ra->window[s], next);
-			STORE(ra->expect[s], page + next + 1);
-			return next;
+		uint32_t end = LOAD(ra->ahead[s]);
+		if (end < e)
+			end = e;
+		if (e && page + 1 >= e && page + 1 < end + 2 * LOAD(ra->window[s]))
+			return s;
+	}
+	return -1;
+}
+
+static void make_plan(struct ps_readahead *ra, uint32_t page, int advice, unsigned max,
+		      unsigned distance, int waiting, struct ps_ra_plan *plan)
+{
+	plan->now = 1;
+	plan->ahead = 0;
+	plan->ahead_n = 0;
+	if (advice == MADV_RANDOM || max <= 1)
+		return;
+	int s = find_stream(ra, page);
+	if (s < 0 && waiting)
+		return;
+	if (s < 0) {
+		s = (int)(__atomic_fetch_add(&ra->victim, 1, __ATOMIC_RELAXED) % PS_RA_STREAMS);
+		STORE(ra->window[s], advice == MADV_SEQUENTIAL ? max : 1);
+		STORE(ra->ahead[s], 0);
+		if (advice != MADV_SEQUENTIAL) {
+			STORE(ra->expect[s], page + 2);
+			return;
 		}
 	}
-	unsigned s = __atomic_fetch_add(&ra->victim, 1, __ATOMIC_RELAXED) % PS_RA_STREAMS;
-	STORE(ra->window[s], 1);
-	STORE(ra->expect[s], page + 2);
-	return 1;
+	uint32_t w = LOAD(ra->window[s]);
+	w = advice == MADV_SEQUENTIAL || w * 2 > max ? max : w * 2;
+	STORE(ra->window[s], w);
+	STORE(ra->expect[s], page + w + 1);
+	plan->now = w;
+	if (w < max)
+		return;
+	uint32_t from = page + w, to = page + w + distance;
+	uint32_t asked = LOAD(ra->ahead[s]);
+	if (asked > from)
+		from = asked;
+	if (to <= from)
+		return;
+	STORE(ra->ahead[s], to);
+	plan->ahead = from;
+	plan->ahead_n = to - from;
+}
+
+void ps_readahead_plan(struct ps_readahead *ra, uint32_t page, int advice, unsigned max,
+		       unsigned distance, struct ps_ra_plan *p)
+{
+	make_plan(ra, page, advice, max, distance, 0, p);
+}
+
+void ps_readahead_waiting(struct ps_readahead *ra, uint32_t page, int advice, unsigned max,
+			  unsigned distance, struct ps_ra_plan *p)
+{
+	make_plan(ra, page, advice, max, distance, 1, p);
 }

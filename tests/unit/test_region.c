@@ -45,19 +45,27 @@ static void page_words(void)
 	region_free(r);
 }
 
+static unsigned window(struct ps_readahead *ra, uint32_t page, int advice)
+{
+	struct ps_ra_plan plan;
+	ps_readahead_plan(ra, page, advice, 64, 512, &plan);
+	return plan.now;
+}
+
 static void read_around(void)
 {
 	struct ps_readahead ra;
 	memset(&ra, 0, sizeof ra);
-	check(ps_readahead_window(&ra, 10, MADV_RANDOM, 64) == 1, "MADV_RANDOM reads one page");
-	check(ps_readahead_window(&ra, 10, MADV_SEQUENTIAL, 64) == 64, "MADV_SEQUENTIAL reads the most");
+	check(window(&ra, 10, MADV_RANDOM) == 1, "MADV_RANDOM reads one page");
+	check(window(&ra, 10, MADV_SEQUENTIAL) == 64, "MADV_SEQUENTIAL reads the most");
 	/* a sequential stream doubles up to the maximum */
+	memset(&ra, 0, sizeof ra);
 	uint32_t page = 1000;
-	unsigned w = ps_readahead_window(&ra, page, MADV_NORMAL, 64), expect = 1;
+	unsigned w = window(&ra, page, MADV_NORMAL), expect = 1;
 	check(w == 1, "first fault of a stream reads 1, got %u", w);
 	for (int i = 0; i < 10; i++) {
 		page += w;
-		w = ps_readahead_window(&ra, page, MADV_NORMAL, 64);
+		w = window(&ra, page, MADV_NORMAL);
 		expect = expect * 2 > 64 ? 64 : expect * 2;
 		check(w == expect, "step %d: window %u, expected %u", i, w, expect);
 	}
@@ -65,8 +73,43 @@ static void read_around(void)
 	memset(&ra, 0, sizeof ra);
 	unsigned total = 0;
 	for (uint32_t i = 0; i < 1000; i++)
-		total += ps_readahead_window(&ra, (i * 2654435761u) % 1000000, MADV_NORMAL, 64);
+		total += window(&ra, (i * 2654435761u) % 1000000, MADV_NORMAL);
 	check(total < 1100, "random faults read %u pages for 1000 faults", total);
+}
+
+/* A full-speed stream asks for `distance` pages past its window, once;
+ * a fault on a page being read in the background tops it up. */
+static void read_ahead(void)
+{
+	struct ps_readahead ra;
+	struct ps_ra_plan p;
+	memset(&ra, 0, sizeof ra);
+	ps_readahead_plan(&ra, 0, MADV_SEQUENTIAL, 64, 512, &p);
+	check(p.now == 64 && p.ahead == 64 && p.ahead_n == 512,
+	      "first sequential fault: now %u, ahead %u+%u, expected 64, 64+512", p.now, p.ahead, p.ahead_n);
+	ps_readahead_waiting(&ra, 64, MADV_SEQUENTIAL, 64, 512, &p);
+	check(p.ahead == 576 && p.ahead_n == 64,
+	      "waiting one window further: ahead %u+%u, expected 576+64", p.ahead, p.ahead_n);
+	ps_readahead_waiting(&ra, 64, MADV_SEQUENTIAL, 64, 512, &p);
+	check(p.ahead_n == 0, "the same page again asks for nothing more, got %u", p.ahead_n);
+	ps_readahead_waiting(&ra, 100000, MADV_NORMAL, 64, 512, &p);
+	check(p.ahead_n == 0, "waiting outside every stream asks for nothing, got %u", p.ahead_n);
+	/* no advice: background reads begin once the window is the largest */
+	memset(&ra, 0, sizeof ra);
+	uint32_t page = 5000, ahead_at = 0;
+	for (unsigned w = 1; w < 64; w *= 2) {
+		ps_readahead_plan(&ra, page, MADV_NORMAL, 64, 512, &p);
+		if (p.ahead_n && !ahead_at)
+			ahead_at = p.now;
+		page += p.now;
+	}
+	ps_readahead_plan(&ra, page, MADV_NORMAL, 64, 512, &p);
+	check(!ahead_at && p.now == 64 && p.ahead == page + 64 && p.ahead_n == 512,
+	      "no advice: background reads from window 64 (began at %u; now %u, ahead %u+%u)",
+	      ahead_at, p.now, p.ahead, p.ahead_n);
+	memset(&ra, 0, sizeof ra);
+	ps_readahead_plan(&ra, 0, MADV_RANDOM, 64, 512, &p);
+	check(p.now == 1 && p.ahead_n == 0, "MADV_RANDOM reads nothing ahead");
 }
 
 int main(void)
@@ -74,6 +117,7 @@ int main(void)
 	registry();
 	page_words();
 	read_around();
+	read_ahead();
 	note("region and readahead: ok");
 	return 0;
 }
