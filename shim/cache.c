@@ -20,6 +20,13 @@
 #define BATCH_MAX 512u
 #define BATCH_MIN 16u
 
+/* Two locks, always taken in this order: evict_lock is held for a whole
+ * eviction, `lock` only while page states and the policy change. The zap,
+ * the long part (hundreds of microseconds for a batch here, most of it
+ * waiting for the TLB shootdown), runs under evict_lock alone, so a fill
+ * can commit its pages meanwhile (ps_cache_lock_commit). Everything else
+ * takes both (ps_cache_lock), so it never sees an eviction half done. */
+static pthread_mutex_t evict_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct ps_policy policy;
 static uint64_t budget;                 /* pages */
@@ -49,8 +56,20 @@ int ps_cache_init(uint64_t budget_bytes, unsigned inflight_pages)
 	return ps_policy_init(&policy, (uint32_t)budget, (uint32_t)(2 * budget + inflight_pages));
 }
 
-void ps_cache_lock(void) { pthread_mutex_lock(&lock); }
-void ps_cache_unlock(void) { pthread_mutex_unlock(&lock); }
+void ps_cache_lock(void)
+{
+	pthread_mutex_lock(&evict_lock);
+	pthread_mutex_lock(&lock);
+}
+
+void ps_cache_unlock(void)
+{
+	pthread_mutex_unlock(&lock);
+	pthread_mutex_unlock(&evict_lock);
+}
+
+void ps_cache_lock_commit(void) { pthread_mutex_lock(&lock); }
+void ps_cache_unlock_commit(void) { pthread_mutex_unlock(&lock); }
 void ps_cache_wait(void) { ps_cache_lock(); ps_cache_unlock(); }
 
 /* Ghost key of a region page: (file id, file page). */
@@ -107,12 +126,15 @@ size_t ps_cache_zap(struct iovec *iov, size_t n, uint8_t *failed)
 	return nfailed;
 }
 
-/* Under the lock: evict up to `want` clean pages. Returns how many. */
+/* Under evict_lock: evict up to `want` clean pages. Returns how many.
+ * The victims are PG_BUSY from their choice to their end, so a thread that
+ * faults on one waits in ps_cache_wait until the eviction is over. */
 static unsigned evict(unsigned want)
 {
 	unsigned n = 0;
 	if (want > BATCH_MAX)
 		want = BATCH_MAX;
+	pthread_mutex_lock(&lock);
 	while (n < want) {
 		uint32_t node = ps_policy_victim(&policy);
 		if (!node)
@@ -127,6 +149,7 @@ static unsigned evict(unsigned want)
 		}
 		victims[n++] = (struct victim){ region_addr(r, nd->page), r, nd->page, node };
 	}
+	pthread_mutex_unlock(&lock);
 	if (!n)
 		return 0;
 	qsort(victims, n, sizeof *victims, by_addr);
@@ -141,6 +164,7 @@ static unsigned evict(unsigned want)
 	memset(range_failed, 0, cnt);
 	ps_cache_zap(ranges, cnt, range_failed);
 	unsigned gone = 0;
+	pthread_mutex_lock(&lock);
 	for (unsigned i = 0; i < n; i++) {
 		struct victim *v = &victims[i];
 		unsigned char present = 0;
@@ -156,6 +180,7 @@ static unsigned evict(unsigned want)
 		ps_policy_retire(&policy, v->node, ps_cache_key(v->r, v->page));
 		gone++;
 	}
+	pthread_mutex_unlock(&lock);
 	__atomic_fetch_sub(&resident, gone, __ATOMIC_RELAXED);
 	PS_COUNT(evicted_pages, gone);
 	return gone;
@@ -165,17 +190,19 @@ void ps_cache_reserve(unsigned n)
 {
 	for (;;) {
 		uint64_t cur = __atomic_load_n(&resident, __ATOMIC_RELAXED);
-		if (cur + n > budget) {
-			ps_cache_lock();
+		/* Past the budget by more than a batch: the trims after fills
+		 * fell behind, so this fill evicts before it reads. */
+		if (cur + n > budget + batch) {
+			pthread_mutex_lock(&evict_lock);
 			unsigned got = 0;
-			if (__atomic_load_n(&resident, __ATOMIC_RELAXED) + n > budget)
+			if (__atomic_load_n(&resident, __ATOMIC_RELAXED) + n > budget + batch)
 				got = evict(n > batch ? n : batch);
-			ps_cache_unlock();
+			pthread_mutex_unlock(&evict_lock);
 			if (got)
 				continue;
 			/* Nothing evictable: the rest is dirty or being filled. */
 			cur = __atomic_load_n(&resident, __ATOMIC_RELAXED);
-			if (cur + n > budget)
+			if (cur + n > budget + batch)
 				ps_warn_once("budget exceeded: no resident page can be evicted (written privately, locked by the program, or being filled)");
 		}
 		if (__atomic_compare_exchange_n(&resident, &cur, cur + n, 0, __ATOMIC_RELAXED,
@@ -187,6 +214,16 @@ void ps_cache_reserve(unsigned n)
 	while (now > p && !__atomic_compare_exchange_n(&peak, &p, now, 1, __ATOMIC_RELAXED,
 						       __ATOMIC_RELAXED))
 		;
+}
+
+void ps_cache_trim(void)
+{
+	if (__atomic_load_n(&resident, __ATOMIC_RELAXED) <= budget ||
+	    pthread_mutex_trylock(&evict_lock))
+		return;         /* within the budget, or another thread is evicting */
+	if (__atomic_load_n(&resident, __ATOMIC_RELAXED) > budget)
+		evict(batch);
+	pthread_mutex_unlock(&evict_lock);
 }
 
 void ps_cache_unreserve(unsigned n)

@@ -12,7 +12,12 @@
  * kernel's anonymous copy-on-write pages without swap, they stay; they count
  * against the budget, which they may exceed only when nothing else is left.
  *
- * All transitions into and out of PG_CLEAN happen under the cache lock. */
+ * All transitions into and out of PG_CLEAN happen under the cache lock
+ * (a fill's commit under the commit lock, which is its inner half).
+ *
+ * Resident pages may exceed the budget by one eviction batch (budget/64,
+ * 16 to 512 pages): a fill evicts after it installed its pages and woke its
+ * thread, so the faulting thread does not wait for the eviction. */
 #ifndef PAGESHIM_CACHE_H
 #define PAGESHIM_CACHE_H
 
@@ -26,14 +31,23 @@ struct ps_region;
 
 int ps_cache_init(uint64_t budget_bytes, unsigned inflight_pages);
 
-/* Account n pages a fill is about to install, evicting first when the budget
- * is full. Caller holds ps_regions_lock for reading. */
+/* Account n pages a fill is about to install. The fill evicts afterwards
+ * (ps_cache_trim), once its faulting thread runs again; only past the
+ * budget by more than an eviction batch does it evict first. Caller holds
+ * ps_regions_lock for reading. */
 void ps_cache_reserve(unsigned n);
+/* Evict one batch if resident pages are over the budget and no other
+ * thread is evicting. Caller holds ps_regions_lock for reading. */
+void ps_cache_trim(void);
 /* Give back n pages (a fill that installed fewer, pages that left). */
 void ps_cache_unreserve(unsigned n);
 
 void ps_cache_lock(void);
 void ps_cache_unlock(void);
+/* The lock a fill takes to commit its own PG_FILLING pages: it does not
+ * wait for an eviction's zap (cache.c). */
+void ps_cache_lock_commit(void);
+void ps_cache_unlock_commit(void);
 /* Wait for an eviction or refresh in progress (a page was PG_BUSY). */
 void ps_cache_wait(void);
 

@@ -142,9 +142,9 @@ static ssize_t fill_run(struct ps_fill_ctx *ctx, struct ps_region *r, size_t pag
 			install = copied / PS_PAGE;
 			/* Still under f->lock: a write to the file now waits until these
 			 * pages are resident, and then refreshes them. */
-			ps_cache_lock();
+			ps_cache_lock_commit();
 			kept = commit(r, page, install, dirty);
-			ps_cache_unlock();
+			ps_cache_unlock_commit();
 		}
 		pthread_rwlock_unlock(&f->lock);
 		if (!install && !err)
@@ -153,6 +153,7 @@ static ssize_t fill_run(struct ps_fill_ctx *ctx, struct ps_region *r, size_t pag
 	}
 
 	ps_cache_unreserve((unsigned)(n - install));
+	ps_cache_trim();
 	if (counted > kept)
 		__atomic_fetch_sub(&ps_count.pages_filled, counted - kept, __ATOMIC_RELAXED);
 	if (install) {
