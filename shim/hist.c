@@ -48,6 +48,17 @@ uint64_t ps_hist_count(const struct ps_hist *h)
 	return n;
 }
 
+uint64_t ps_hist_count_at_most(const struct ps_hist *h, uint64_t v)
+{
+	unsigned end = bucket_of(v);
+	if (v == UINT64_MAX || bucket_of(v + 1) != end)
+		end++;          /* v is its bucket's largest value: the bucket is all <= v */
+	uint64_t n = 0;
+	for (unsigned b = 0; b < end; b++)
+		n += LOAD(h->bucket[b]);
+	return n;
+}
+
 double ps_hist_quantile(const struct ps_hist *h, double q)
 {
 	uint64_t n = ps_hist_count(h);

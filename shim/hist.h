@@ -23,6 +23,13 @@ void ps_hist_add(struct ps_hist *h, uint64_t v);
 /* into += from (from must not be changing). */
 void ps_hist_merge(struct ps_hist *into, const struct ps_hist *from);
 uint64_t ps_hist_count(const struct ps_hist *h);
+/* How many samples are <= v, in whole buckets: a bucket counts when its
+ * largest value is <= v. Exact when v is its bucket's largest value (every
+ * v < 2 * PS_HIST_SUB, and v = (PS_HIST_SUB + k) * 2^m - 1 for k = 1 ..
+ * PS_HIST_SUB); otherwise the bucket holding v is left out, since it spans
+ * both sides of v, and the result counts the samples below that bucket's
+ * start, which is less than v / PS_HIST_SUB (6%) under v: a lower bound. */
+uint64_t ps_hist_count_at_most(const struct ps_hist *h, uint64_t v);
 /* The value below which a fraction q (0..1) of the samples lie: the middle
  * of the bucket holding sample number ceil(q * count), at most the largest
  * sample. 0 when empty. */

@@ -33,6 +33,8 @@ struct bench_cfg {
 	enum bench_io io;
 	enum bench_advice advice;
 	unsigned threads;
+	unsigned depth;         /* IO_DIRECT: reads in flight per thread, through
+				 * io_uring when above 1; else 1 */
 	double seconds;         /* 0: only prepare the file */
 	size_t access;          /* bytes per access; offsets are multiples of it */
 	uint64_t seed;          /* of the access positions, not of the data */
@@ -63,12 +65,15 @@ struct bench_result {
 	uint64_t scan_ops;      /* PAT_SCAN_HOT: the scanner's share of ops */
 	uint64_t *series;       /* ops in each full second since the start (malloc'd) */
 	size_t series_n;
-	struct ps_hist latency;    /* ns per access, every thread merged */
+	struct ps_hist latency;    /* ns per access, every thread merged; with
+				    * depth above 1, submission to completion */
 	struct ps_hist hot_latency; /* PAT_SCAN_HOT: the hot readers' only */
 	struct rusage usage;    /* faults and CPU of the measured phase; ru_maxrss of
 				 * the whole process (KiB); the rest zero */
 	int failed;
 	struct bench_fault fault;
+	const char *start_step; /* when bench_workers_run fails: the step, e.g.
+				 * "io_uring_queue_init" */
 };
 
 /* ---- bench_data.c: the file's content and the I/O on it ---- */
@@ -100,7 +105,8 @@ int data_create(const char *path, uint64_t size);
 
 /* Run cfg->threads workers over t for cfg->seconds (fewer when an access
  * fails) and fill *r, whose r->series the caller frees. Returns 0, or
- * -errno when the threads cannot start. */
+ * -errno when the threads cannot start, with the step that failed in
+ * r->start_step. */
 int bench_workers_run(const struct bench_target *t, struct bench_result *r);
 
 /* ---- bench_report.c ---- */

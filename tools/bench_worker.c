@@ -1,5 +1,7 @@
 /* bench_worker.c - the threads of `pageshim bench`: each reads and checks
- * one block after another until time is up or an access fails.
+ * one block after another until time is up or an access fails; with
+ * --depth N above 1 (O_DIRECT pread only), each keeps N reads in flight
+ * on its own io_uring instead, as fio's iodepth does.
  *
  * A thread keeps its own counters and histogram (no shared cache lines on
  * the hot path); they are merged after the join, except the ops count,
@@ -9,6 +11,7 @@
 #include "bench.h"
 
 #include <errno.h>
+#include <liburing.h>
 #include <math.h>
 #include <pthread.h>
 #include <semaphore.h>
@@ -41,6 +44,12 @@ struct crew {
 	sem_t ended;                    /* posted by a worker whose access failed */
 };
 
+/* --depth above 1: the read in buffer i of a worker. */
+struct flight {
+	uint64_t off;
+	uint64_t t0;                    /* queued at, just before its submit (ns) */
+};
+
 /* Cache-line aligned: each thread writes only its own worker's lines. */
 struct worker {
 	_Alignas(64) struct crew *crew;
@@ -48,7 +57,12 @@ struct worker {
 	unsigned id;
 	uint64_t rng;                   /* PAT_RANDOM: splitmix64 state */
 	uint64_t next, lo, hi;          /* PAT_SEQ: cursor in this thread's stripe */
-	void *buf;                      /* pread target, page-aligned (O_DIRECT) */
+	void *buf;                      /* pread target, page-aligned (O_DIRECT): depth
+					 * buffers of cfg->access bytes, one after another */
+	struct io_uring ring;           /* --depth above 1: this thread's, depth entries */
+	int ring_up;                    /* ring to be torn down */
+	unsigned in_flight;             /* reads the kernel took and has not completed */
+	struct flight *flight;          /* --depth above 1: depth of them */
 	_Atomic uint64_t ops;           /* written by this thread only; summed live */
 	int failed;
 	struct bench_fault fault;
@@ -155,6 +169,128 @@ static int access_one(struct worker *w, uint64_t off)
 	return data_check(w->buf, off, t->cfg->access, &w->fault);
 }
 
+/* w's access failed (w->fault says how): stop everyone, wake the main thread. */
+static void worker_fail(struct worker *w)
+{
+	w->failed = 1;
+	atomic_store(&w->crew->stop, 1);
+	sem_post(&w->crew->ended);
+}
+
+static void count_op(struct worker *w)
+{
+	atomic_store_explicit(&w->ops, atomic_load_explicit(&w->ops, memory_order_relaxed) + 1,
+			      memory_order_relaxed);
+}
+
+/* Queue the read of the next block into buffer i (not yet submitted). The
+ * SQE is never missing: the ring has depth entries and each of the depth
+ * buffers has at most one read queued or in flight. */
+static void ring_prep(struct worker *w, unsigned i)
+{
+	size_t len = w->crew->t->cfg->access;
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&w->ring);
+	w->flight[i] = (struct flight){ .off = next_slot(w) * len, .t0 = now_ns() };
+	io_uring_prep_read(sqe, w->crew->t->fd, (char *)w->buf + (size_t)i * len, (unsigned)len,
+			   w->flight[i].off);
+	io_uring_sqe_set_data64(sqe, i);
+}
+
+/* Submit the queued reads; i is one of them, blamed if this fails. 0, or
+ * -1 with w->fault filled. Only what the kernel took counts in flight: a
+ * read it refuses still completes (with its error), and any it left
+ * queued go with the next submit. */
+static int ring_submit(struct worker *w, unsigned i)
+{
+	unsigned queued = io_uring_sq_ready(&w->ring);
+	int rc;
+	while ((rc = io_uring_submit(&w->ring)) == -EINTR)
+		;
+	if (rc == 0 && queued && !w->in_flight)
+		rc = -EAGAIN;   /* nothing taken and nothing to wait for */
+	if (rc < 0) {
+		w->fault = (struct bench_fault){ .offset = w->flight[i].off, .err = -rc };
+		return -1;
+	}
+	w->in_flight += (unsigned)rc;
+	return 0;
+}
+
+/* Wait for one of w's reads, note its latency (submission to completion),
+ * check its bytes as access_one does, and put its buffer's index in *i.
+ * 0, or -1 with w->fault filled. A short read is finished synchronously
+ * with data_pread_full, as the pread path does, so the end of the file is
+ * -EIO; a read cut by EINTR is redone the same way; any other error fails
+ * the access. */
+static int ring_reap(struct worker *w, unsigned *i)
+{
+	const struct bench_target *t = w->crew->t;
+	size_t len = t->cfg->access;
+	struct io_uring_cqe *cqe;
+	int rc;
+	while ((rc = io_uring_wait_cqe(&w->ring, &cqe)) == -EINTR)
+		;
+	if (rc) {               /* the ring failed, not a read: blame buffer 0's */
+		w->fault = (struct bench_fault){ .offset = w->flight[0].off, .err = -rc };
+		return -1;
+	}
+	*i = (unsigned)io_uring_cqe_get_data64(cqe);
+	int res = cqe->res;
+	io_uring_cqe_seen(&w->ring, cqe);
+	w->in_flight--;
+	const struct flight *f = &w->flight[*i];
+	char *buf = (char *)w->buf + (size_t)*i * len;
+	size_t done = res > 0 ? (size_t)res : 0;
+	rc = res < 0 && res != -EINTR ? res : 0;
+	if (!rc && done < len)
+		rc = data_pread_full(t->fd, buf + done, len - done, f->off + done);
+	ps_hist_add(&w->hist, now_ns() - f->t0);
+	if (rc) {
+		w->fault = (struct bench_fault){ .offset = f->off, .err = -rc };
+		return -1;
+	}
+	return data_check(buf, f->off, len, &w->fault);
+}
+
+/* Wait out, uncounted, the reads still in flight: their buffers must not
+ * be freed under them. */
+static void ring_drain(struct worker *w)
+{
+	struct io_uring_cqe *cqe;
+	while (w->in_flight) {
+		int rc = io_uring_wait_cqe(&w->ring, &cqe);
+		if (rc == -EINTR)
+			continue;
+		if (rc)
+			break;  /* the ring failed; io_uring_queue_exit cancels the rest */
+		io_uring_cqe_seen(&w->ring, cqe);
+		w->in_flight--;
+	}
+}
+
+/* --depth N above 1: fill the N buffers, then as each read completes,
+ * check and count it and put the next block's read in its place. */
+static void run_ring(struct worker *w)
+{
+	struct crew *c = w->crew;
+	unsigned i = 0;
+	if (atomic_load_explicit(&c->stop, memory_order_relaxed))
+		return;
+	for (unsigned b = 0; b < c->t->cfg->depth; b++)
+		ring_prep(w, b);
+	int rc = ring_submit(w, 0);
+	while (!rc && !atomic_load_explicit(&c->stop, memory_order_relaxed)) {
+		if ((rc = ring_reap(w, &i)))
+			break;
+		count_op(w);
+		ring_prep(w, i);
+		rc = ring_submit(w, i);
+	}
+	if (rc)
+		worker_fail(w);
+	ring_drain(w);
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
@@ -164,25 +300,27 @@ static void *worker_main(void *arg)
 	pthread_setname_np(pthread_self(), name);
 	pthread_rwlock_rdlock(&c->gate);
 	pthread_rwlock_unlock(&c->gate);
+	if (c->t->cfg->depth > 1) {
+		run_ring(w);
+		return NULL;
+	}
 	while (!atomic_load_explicit(&c->stop, memory_order_relaxed)) {
 		uint64_t off = next_slot(w) * c->t->cfg->access;
 		uint64_t t0 = now_ns();
 		int rc = access_one(w, off);
 		ps_hist_add(&w->hist, now_ns() - t0);
 		if (rc) {
-			w->failed = 1;
-			atomic_store(&c->stop, 1);
-			sem_post(&c->ended);
+			worker_fail(w);
 			break;
 		}
-		atomic_store_explicit(&w->ops, atomic_load_explicit(&w->ops, memory_order_relaxed) + 1,
-				      memory_order_relaxed);
+		count_op(w);
 	}
 	return NULL;
 }
 
-/* Give worker i its stripe, seed and buffer. 0 or -errno. */
-static int worker_init(struct worker *w, struct crew *c, unsigned i)
+/* Give worker i its stripe, seed, buffers and, for --depth above 1, its
+ * ring. 0, or -errno with the step that failed in *step. */
+static int worker_init(struct worker *w, struct crew *c, unsigned i, const char **step)
 {
 	const struct bench_cfg *cfg = c->t->cfg;
 	w->crew = c;
@@ -194,8 +332,25 @@ static int worker_init(struct worker *w, struct crew *c, unsigned i)
 		w->lo = w->next = 0;
 		w->hi = c->t->slots;
 	}
-	if (cfg->io != IO_MMAP)
-		return -posix_memalign(&w->buf, 4096, cfg->access);
+	if (cfg->io == IO_MMAP)
+		return 0;
+	int rc = -posix_memalign(&w->buf, 4096, cfg->access * cfg->depth);
+	if (rc) {
+		*step = "read buffers";
+		return rc;
+	}
+	if (cfg->depth == 1)
+		return 0;
+	if (!(w->flight = calloc(cfg->depth, sizeof *w->flight))) {
+		*step = "read buffers";
+		return -ENOMEM;
+	}
+	/* created here, used by the worker's thread: no SINGLE_ISSUER flag */
+	if ((rc = io_uring_queue_init(cfg->depth, &w->ring, 0))) {
+		*step = "io_uring_queue_init";
+		return rc;
+	}
+	w->ring_up = 1;
 	return 0;
 }
 
@@ -278,10 +433,14 @@ static int run_crew(struct crew *c, struct worker *w, unsigned n, struct bench_r
 	unsigned started = 0;
 	int rc = 0;
 	pthread_rwlock_wrlock(&c->gate);
-	for (; started < n; started++)
-		if ((rc = worker_init(&w[started], c, started)) ||
-		    (rc = -pthread_create(&w[started].tid, NULL, worker_main, &w[started])))
+	for (; started < n; started++) {
+		if ((rc = worker_init(&w[started], c, started, &r->start_step)))
 			break;
+		if ((rc = -pthread_create(&w[started].tid, NULL, worker_main, &w[started]))) {
+			r->start_step = "pthread_create";
+			break;
+		}
+	}
 	if (rc)
 		atomic_store(&c->stop, 1);
 	getrusage(RUSAGE_SELF, &before);
@@ -317,8 +476,12 @@ int bench_workers_run(const struct bench_target *t, struct bench_result *r)
 	pthread_rwlock_init(&c.gate, NULL);
 	sem_init(&c.ended, 0, 0);
 	int rc = run_crew(&c, w, n, r);
-	for (unsigned i = 0; i < n; i++)
+	for (unsigned i = 0; i < n; i++) {
+		if (w[i].ring_up)
+			io_uring_queue_exit(&w[i].ring);
+		free(w[i].flight);
 		free(w[i].buf);
+	}
 	free(w);
 	sem_destroy(&c.ended);
 	pthread_rwlock_destroy(&c.gate);
