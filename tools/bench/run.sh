@@ -7,26 +7,30 @@
 # run bare: O_DIRECT bypasses the page cache, so the limit changes nothing):
 #   1. random 4 KiB reads, 2 and 8 threads: MADV_RANDOM vs pageshim vs
 #      O_DIRECT; and no madvise at 8 threads;
-#   2. sequential scan, 1 thread: MADV_SEQUENTIAL vs pageshim vs O_DIRECT
-#      1 MiB reads;
+#   2. sequential scan, 1 thread: MADV_SEQUENTIAL vs pageshim vs O_DIRECT,
+#      1 MiB reads one at a time and the best of two depths of reads in
+#      flight (io_uring: 1 MiB x 8, 512 KiB x 32);
 #   3. scan+hot: 1 scanner, 2 hot readers on a hot set of half the limit;
 #   4. a hot set inside the budget (a file of a quarter of the limit),
 #      random reads, 2 threads: steady state after warm-up;
 #   5. first touch of a file already in the page cache (three quarters of
 #      the limit, read once beforehand; --no-drop), random reads, 2 threads.
 # Scenarios 1-3 use a file of BENCH_FILE_MB (4x the limit by default).
+# Every run is repeated BENCH_RUNS times (ab alternates A B A B ...) and
+# the report takes medians.
 #
 # Environment: BENCH_FILE_MB (2048), BENCH_MEMORY_MB (512), BENCH_SECONDS
-# (15), BENCH_RUNS (1); BENCH_OUT (tools/bench) gets RESULTS.md and the
+# (10), BENCH_RUNS (3); BENCH_OUT (tools/bench) gets RESULTS.md and the
 # SVGs; the data and every run's output go to build/bench. Needs root.
+# About 10 minutes with the defaults.
 set -u
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
 pageshim=$root/build/pageshim
 file_mb=${BENCH_FILE_MB:-2048}
 memory_mb=${BENCH_MEMORY_MB:-512}
-seconds=${BENCH_SECONDS:-15}
-runs=${BENCH_RUNS:-1}
+seconds=${BENCH_SECONDS:-10}
+runs=${BENCH_RUNS:-3}
 out=${BENCH_OUT:-$root/tools/bench}
 work=$root/build/bench
 big=$work/data-${file_mb}M.bin
@@ -66,14 +70,17 @@ ab() {
 	"${cmd[@]}" >"$work/$name.json" || die "$name failed (see above; files in $work/$name)"
 }
 
-# direct NAME BENCH FLAGS: the O_DIRECT run, JSON in $work/NAME.json.
+# direct NAME BENCH FLAGS: the O_DIRECT run, BENCH_RUNS times, JSON of
+# run k in $work/NAME-k.json.
 direct() {
 	local name=$1
 	shift
 	local cmd=("$pageshim" bench --seconds "$seconds" --io pread-direct --json "$@")
 	echo "$name: ${cmd[*]}" >>"$work/commands.txt"
 	echo "bench: $name" >&2
-	"${cmd[@]}" >"$work/$name.json" || die "$name failed"
+	for ((k = 1; k <= runs; k++)); do
+		"${cmd[@]}" >"$work/$name-$k.json" || die "$name failed"
+	done
 }
 
 for t in 2 8; do
@@ -83,6 +90,8 @@ done
 ab s1-normal-t8 -- --file "$big" --pattern random --advice normal --threads 8
 ab s2-seq -- --file "$big" --pattern seq --advice sequential --threads 1
 direct s2-direct --file "$big" --pattern seq --access 1M --threads 1
+direct s2-direct-d8 --file "$big" --pattern seq --access 1M --depth 8 --threads 1
+direct s2-direct-d32 --file "$big" --pattern seq --access 512K --depth 32 --threads 1
 ab s3-scanhot -- --file "$big" --pattern scan+hot --hot $((memory_mb / 2))M --threads 3
 ab s4-hot -- --file "$small" --pattern random --threads 2
 cat "$cached" >/dev/null
