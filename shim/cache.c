@@ -216,12 +216,22 @@ void ps_cache_reserve(unsigned n)
 		;
 }
 
+/* Over the budget with more than one batch of pages not written privately?
+ * When written pages fill the budget, the others keep one batch to work
+ * in: trimming them to nothing would evict each page right after its fill,
+ * before the faulting thread could touch it. */
+static int over_budget(void)
+{
+	uint64_t r = __atomic_load_n(&resident, __ATOMIC_RELAXED);
+	uint64_t d = __atomic_load_n(&dirty, __ATOMIC_RELAXED);
+	return r > budget && r > d + batch;
+}
+
 void ps_cache_trim(void)
 {
-	if (__atomic_load_n(&resident, __ATOMIC_RELAXED) <= budget ||
-	    pthread_mutex_trylock(&evict_lock))
+	if (!over_budget() || pthread_mutex_trylock(&evict_lock))
 		return;         /* within the budget, or another thread is evicting */
-	if (__atomic_load_n(&resident, __ATOMIC_RELAXED) > budget)
+	if (over_budget())
 		evict(batch);
 	pthread_mutex_unlock(&evict_lock);
 }

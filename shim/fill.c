@@ -153,13 +153,13 @@ static ssize_t fill_run(struct ps_fill_ctx *ctx, struct ps_region *r, size_t pag
 	}
 
 	ps_cache_unreserve((unsigned)(n - install));
-	ps_cache_trim();
 	if (counted > kept)
 		__atomic_fetch_sub(&ps_count.pages_filled, counted - kept, __ATOMIC_RELAXED);
 	if (install) {
 		release(r, page + install, n - install);
 		if (kept < n)
 			ps_uffd_wake(region_addr(r, page), n * PS_PAGE);
+		ps_cache_trim();        /* with every waiter running again */
 		return (ssize_t)kept;
 	}
 	release(r, page + 1, n - 1);
