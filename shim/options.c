@@ -26,7 +26,7 @@ static const struct option_def defs[] = {
 	{ "PAGESHIM_MIN_SIZE", K_SIZE, "64K", "bytes with K/M/G suffix",
 	  "mappings shorter than this pass through to the kernel", F(min_size), 0, 0 },
 	{ "PAGESHIM_HANDLERS", K_UINT, "8", "an integer from 1 to 64",
-	  "fault-service threads (each has one read in flight)", F(handlers), 1, 64 },
+	  "fault-service threads, and as many read-ahead threads (each has one read in flight)", F(handlers), 1, 64 },
 	{ "PAGESHIM_READAHEAD", K_UINT, "64", "an integer from 1 to 4096 (pages)",
 	  "largest read-around window, in 4 KiB pages", F(readahead), 1, 4096 },
 	{ "PAGESHIM_INCLUDE", K_GLOBS, "", "':'-separated path globs",
