@@ -5,8 +5,10 @@
 # bench: zipf:0.99 and scan+hot run under the kernel and under pageshim
 # (a cache smaller than the file, so pages are evicted and read again),
 # verify every read, report their fields (hot readers' and scanner's
-# ops/s, the per-second series, also as CSV); a corrupted word is caught
-# by the scanner; --read-ratio other than 1 is refused.
+# ops/s, the per-second series, also as CSV, the hot hit ratio); a
+# corrupted word is caught by the scanner and by O_DIRECT reads 8 in flight
+# (--depth); --depth without pread-direct and --read-ratio other than 1 are
+# refused.
 # ab (root only, else that part is skipped): 2 runs per side on a small
 # file; medians, B's fault latency, the JSON; refusals for a missing
 # command, a failing one (its stderr shown) and a non-root caller.
@@ -38,6 +40,9 @@ for mode in kern shim; do
 		fail "scan+hot under $mode: $(cat "$DIR/sh-$mode.err")"
 	[ "$(json_get "$DIR/sh-$mode.json" 'j["hot_ops_per_s"] > 0 and j["scan_ops_per_s"] > 0 and j["hot_bytes"] == 4 << 20')" = True ] ||
 		fail "scan+hot under $mode: hot readers' and scanner's ops/s not both reported: $(cat "$DIR/sh-$mode.json")"
+	# the hot set (4M) fits the 16M cache: most hot reads come from memory
+	[ "$(json_get "$DIR/sh-$mode.json" '0.5 < j["hot_hit_ratio"] <= 1 and j["hot_p999_us"] >= j["hot_p99_us"]')" = True ] ||
+		fail "scan+hot under $mode: expected a hot hit ratio over 0.5 and p99.9 >= p99: $(cat "$DIR/sh-$mode.json")"
 	note "$mode: zipf $(json_get "$DIR/zipf-$mode.json" 'j["ops_per_s"]') ops/s; scan+hot hot" \
 	     "$(json_get "$DIR/sh-$mode.json" 'j["hot_ops_per_s"]'), scanner $(json_get "$DIR/sh-$mode.json" 'j["scan_ops_per_s"]') ops/s"
 done
@@ -51,11 +56,24 @@ printf 'XXXXXXXX' | dd of="$DIR/bad.bin" bs=1 seek=$(( (64 << 20) - 4096 )) conv
 rc=$?
 [ $rc = 1 ] && grep -q "verification failed.*offset $(( (64 << 20) - 4096 ))" "$DIR/bad.err" ||
 	fail "a corrupted word: expected exit 1 and its offset, got $rc: $(cat "$DIR/bad.err")"
+"$P" bench --file "$DIR/bad.bin" --io pread-direct --pattern seq --access 1M --depth 8 --seconds 5 \
+	>/dev/null 2>"$DIR/bad8.err"
+rc=$?
+[ $rc = 1 ] && grep -q "verification failed.*offset $(( (64 << 20) - 4096 ))" "$DIR/bad8.err" ||
+	fail "a corrupted word, 8 reads in flight: expected exit 1 and its offset, got $rc: $(cat "$DIR/bad8.err")"
+"$P" bench --file "$f" --io pread-direct --pattern seq --access 1M --depth 8 --seconds 1 --json \
+	>"$DIR/d8.json" 2>"$DIR/d8.err" || fail "--depth 8: $(cat "$DIR/d8.err")"
+[ "$(json_get "$DIR/d8.json" 'j["depth"] == 8 and j["ops"] > 0')" = True ] ||
+	fail "--depth 8: expected depth 8 and some ops reported: $(cat "$DIR/d8.json")"
+"$P" bench --file "$f" --io mmap --depth 8 >/dev/null 2>"$DIR/dm.err"
+rc=$?
+[ $rc = 2 ] && grep -q "depth 8 needs --io pread-direct" "$DIR/dm.err" ||
+	fail "--depth 8 with mmap: expected exit 2 and a reason, got $rc: $(cat "$DIR/dm.err")"
 "$P" bench --file "$f" --read-ratio 0.9 >/dev/null 2>"$DIR/rr.err"
 rc=$?
 [ $rc = 2 ] && grep -q "read-ratio.*write path" "$DIR/rr.err" ||
 	fail "--read-ratio 0.9: expected exit 2 and a reason, got $rc: $(cat "$DIR/rr.err")"
-note "bench: a corrupted word and --read-ratio 0.9 refused"
+note "bench: a corrupted word found with 1 and 8 reads in flight; --depth with mmap and --read-ratio 0.9 refused"
 
 # ---- ab ----
 [ "$(id -u)" = 0 ] || skip "pageshim ab needs root (bench checks passed)"
