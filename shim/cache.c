@@ -194,12 +194,11 @@ void ps_cache_reserve(unsigned n)
 		 * fell behind, so this fill evicts before it reads. */
 		if (cur + n > budget + batch) {
 			pthread_mutex_lock(&evict_lock);
-			unsigned got = 0;
-			if (__atomic_load_n(&resident, __ATOMIC_RELAXED) + n > budget + batch)
-				got = evict(n > batch ? n : batch);
+			int tried = __atomic_load_n(&resident, __ATOMIC_RELAXED) + n > budget + batch;
+			unsigned got = tried ? evict(n > batch ? n : batch) : 0;
 			pthread_mutex_unlock(&evict_lock);
-			if (got)
-				continue;
+			if (got || !tried)
+				continue;       /* evicted, or another thread did meanwhile */
 			/* Nothing evictable: the rest is dirty or being filled. */
 			cur = __atomic_load_n(&resident, __ATOMIC_RELAXED);
 			if (cur + n > budget + batch)

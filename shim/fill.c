@@ -175,11 +175,45 @@ static ssize_t fill_run(struct ps_fill_ctx *ctx, struct ps_region *r, size_t pag
 	return -(err ? err : EFAULT);
 }
 
+/* The read-ahead threads' queue (see ps_prefetch below). Room for the 8 MiB
+ * windows of several streams plus the program's own advice. */
+#define PREFETCH_QUEUE 256
+#define PREFETCH_THREADS_MAX 64
+
+static pthread_mutex_t pf_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t pf_cond = PTHREAD_COND_INITIALIZER;
+static struct { uintptr_t start; size_t len; } pf_queue[PREFETCH_QUEUE];
+static unsigned pf_head, pf_tail;
+static struct ps_fill_ctx pf_ctx[PREFETCH_THREADS_MAX];
+static unsigned pf_threads;
+
+/* Queue a request; `wait` for the lock (a program thread's advice) or not
+ * (a handler's read-ahead). Returns 0 when the request was dropped. */
+static int queue(uintptr_t start, size_t len, int wait)
+{
+	if (wait)
+		pthread_mutex_lock(&pf_lock);
+	else if (pthread_mutex_trylock(&pf_lock))
+		return 0;
+	int room = pf_threads && pf_tail - pf_head < PREFETCH_QUEUE;
+	if (room) {
+		pf_queue[pf_tail % PREFETCH_QUEUE].start = start;
+		pf_queue[pf_tail % PREFETCH_QUEUE].len = len;
+		pf_tail++;
+		pthread_cond_signal(&pf_cond);
+	}
+	pthread_mutex_unlock(&pf_lock);
+	return room;
+}
+
 /* How far a full-speed stream reads ahead: 8 MiB keeps enough reads in
  * flight for an SSD's full rate (measured: 2 MiB reached 0.7 of it), and a
  * quarter of the budget at most, so that a small budget is not spent on
  * pages evicted before their use. */
 #define AHEAD_BYTES (8u << 20)
+/* Read-ahead state counts pages in 32 bits: past 8 TiB into a mapping,
+ * faults read one page. */
+#define RA_PAGES_MAX (UINT32_MAX / 2)
 
 static unsigned ahead_distance(void)
 {
@@ -190,7 +224,9 @@ static unsigned ahead_distance(void)
 }
 
 /* Queue the background part of a read-ahead plan, one window per request
- * so that the read-ahead threads read them side by side. */
+ * so that the read-ahead threads read them side by side. A handler does not
+ * wait for the queue: when it is busy or full the rest is dropped, and those
+ * pages are read when the program faults on them. */
 static void read_ahead(struct ps_region *r, const struct ps_ra_plan *plan, unsigned window)
 {
 	size_t page = plan->ahead, end = page + plan->ahead_n;
@@ -198,7 +234,8 @@ static void read_ahead(struct ps_region *r, const struct ps_ra_plan *plan, unsig
 		end = r->npages;
 	for (; page < end; page += window) {
 		size_t n = end - page < window ? end - page : window;
-		ps_prefetch(region_addr(r, page), n * PS_PAGE);
+		if (!queue(region_addr(r, page), n * PS_PAGE, 0))
+			break;
 	}
 }
 
@@ -216,6 +253,8 @@ static void serve_missing(struct ps_fill_ctx *ctx, struct ps_region *r, size_t p
 		case PG_FILLING:
 			/* The fill in progress wakes this thread. A scan that caught up
 			 * with its read-ahead asks for more. */
+			if (page >= RA_PAGES_MAX)
+				return;
 			ps_readahead_waiting(&r->ra, (uint32_t)page, r->advice, ctx->pages, ahead_distance(), &plan);
 			read_ahead(r, &plan, ctx->pages);
 			return;
@@ -230,7 +269,9 @@ static void serve_missing(struct ps_fill_ctx *ctx, struct ps_region *r, size_t p
 claimed:;
 	int dirty = write && r->private_;
 	size_t n = 1;
-	if (!dirty) {
+	plan.ahead = 0;
+	plan.ahead_n = 0;
+	if (!dirty && page < RA_PAGES_MAX) {
 		ps_readahead_plan(&r->ra, (uint32_t)page, r->advice, ctx->pages, ahead_distance(), &plan);
 		n += claim_more(r, page + 1, plan.now - 1);
 	}
@@ -287,26 +328,9 @@ void ps_fault_serve(struct ps_fill_ctx *ctx, const struct uffd_msg *msg)
 
 /* ---- prefetch: read-ahead, MADV_WILLNEED and MAP_POPULATE ---- */
 
-#define PREFETCH_QUEUE 64
-#define PREFETCH_THREADS_MAX 64
-
-static pthread_mutex_t pf_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t pf_cond = PTHREAD_COND_INITIALIZER;
-static struct { uintptr_t start; size_t len; } pf_queue[PREFETCH_QUEUE];
-static unsigned pf_head, pf_tail;
-static struct ps_fill_ctx pf_ctx[PREFETCH_THREADS_MAX];
-static unsigned pf_threads;
-
 void ps_prefetch(uintptr_t start, size_t len)
 {
-	pthread_mutex_lock(&pf_lock);
-	if (pf_threads && pf_tail - pf_head < PREFETCH_QUEUE) {     /* full: advice dropped */
-		pf_queue[pf_tail % PREFETCH_QUEUE].start = start;
-		pf_queue[pf_tail % PREFETCH_QUEUE].len = len;
-		pf_tail++;
-		pthread_cond_signal(&pf_cond);
-	}
-	pthread_mutex_unlock(&pf_lock);
+	queue(start, len, 1);
 }
 
 /* Fill the empty pages of one request, at most half the budget of them. */
