@@ -209,19 +209,12 @@ static int queue(uintptr_t start, size_t len, int wait)
 /* How far a full-speed stream reads ahead: 8 MiB keeps enough reads in
  * flight for an SSD's full rate (measured: 2 MiB reached 0.7 of it), and a
  * quarter of the budget at most, so that a small budget is not spent on
- * pages evicted before their use. */
+ * pages evicted before their use (pages; set by ps_prefetch_start). */
 #define AHEAD_BYTES (8u << 20)
+static unsigned ahead_distance;
 /* Read-ahead state counts pages in 32 bits: past 8 TiB into a mapping,
  * faults read one page. */
 #define RA_PAGES_MAX (UINT32_MAX / 2)
-
-static unsigned ahead_distance(void)
-{
-	struct ps_cache_gauges g;
-	ps_cache_gauges(&g);
-	uint64_t d = AHEAD_BYTES / PS_PAGE;
-	return (unsigned)(d < g.budget_pages / 4 ? d : g.budget_pages / 4);
-}
 
 /* Queue the background part of a read-ahead plan, one window per request
  * so that the read-ahead threads read them side by side. A handler does not
@@ -255,7 +248,7 @@ static void serve_missing(struct ps_fill_ctx *ctx, struct ps_region *r, size_t p
 			 * with its read-ahead asks for more. */
 			if (page >= RA_PAGES_MAX)
 				return;
-			ps_readahead_waiting(&r->ra, (uint32_t)page, r->advice, ctx->pages, ahead_distance(), &plan);
+			ps_readahead_waiting(&r->ra, (uint32_t)page, r->advice, ctx->pages, ahead_distance, &plan);
 			read_ahead(r, &plan, ctx->pages);
 			return;
 		case PG_BUSY:
@@ -272,7 +265,7 @@ claimed:;
 	plan.ahead = 0;
 	plan.ahead_n = 0;
 	if (!dirty && page < RA_PAGES_MAX) {
-		ps_readahead_plan(&r->ra, (uint32_t)page, r->advice, ctx->pages, ahead_distance(), &plan);
+		ps_readahead_plan(&r->ra, (uint32_t)page, r->advice, ctx->pages, ahead_distance, &plan);
 		n += claim_more(r, page + 1, plan.now - 1);
 	}
 	ssize_t got = fill_run(ctx, r, page, n, tid, addr, dirty);
@@ -386,6 +379,10 @@ static void *prefetch_main(void *arg)
 
 int ps_prefetch_start(unsigned threads, unsigned pages)
 {
+	struct ps_cache_gauges g;
+	ps_cache_gauges(&g);
+	uint64_t most = g.budget_pages / 4;
+	ahead_distance = (unsigned)(AHEAD_BYTES / PS_PAGE < most ? AHEAD_BYTES / PS_PAGE : most);
 	if (threads > PREFETCH_THREADS_MAX)
 		threads = PREFETCH_THREADS_MAX;
 	pf_head = pf_tail = 0;

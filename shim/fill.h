@@ -31,7 +31,8 @@ void ps_fault_serve(struct ps_fill_ctx *ctx, const struct uffd_msg *msg);
  * MADV_WILLNEED, MAP_POPULATE): queued to a pool of read-ahead threads,
  * never blocks the caller (a request that finds the queue full is dropped). */
 void ps_prefetch(uintptr_t start, size_t len);
-/* Start `threads` read-ahead threads, each reading up to `pages` at once. */
+/* Start `threads` read-ahead threads, each reading up to `pages` at once
+ * (after ps_cache_init: the read-ahead distance depends on the budget). */
 int ps_prefetch_start(unsigned threads, unsigned pages);
 /* Held across fork; in the child the queue starts afresh. */
 void ps_prefetch_lock(void);

@@ -40,14 +40,6 @@ void ps_hist_merge(struct ps_hist *into, const struct ps_hist *from)
 		into->max = from->max;
 }
 
-uint64_t ps_hist_count(const struct ps_hist *h)
-{
-	uint64_t n = 0;
-	for (unsigned b = 0; b < PS_HIST_BUCKETS; b++)
-		n += LOAD(h->bucket[b]);
-	return n;
-}
-
 uint64_t ps_hist_count_at_most(const struct ps_hist *h, uint64_t v)
 {
 	unsigned end = bucket_of(v);
@@ -57,6 +49,11 @@ uint64_t ps_hist_count_at_most(const struct ps_hist *h, uint64_t v)
 	for (unsigned b = 0; b < end; b++)
 		n += LOAD(h->bucket[b]);
 	return n;
+}
+
+uint64_t ps_hist_count(const struct ps_hist *h)
+{
+	return ps_hist_count_at_most(h, UINT64_MAX);
 }
 
 double ps_hist_quantile(const struct ps_hist *h, double q)

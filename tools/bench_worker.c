@@ -155,18 +155,24 @@ static uint64_t next_slot(struct worker *w)
 	return slot;
 }
 
+/* The read of the block at off into buf ended with rc (0 or -errno): check
+ * its bytes. 0, or -1 with w->fault filled. */
+static int check_read(struct worker *w, const void *buf, uint64_t off, int rc)
+{
+	if (rc) {
+		w->fault = (struct bench_fault){ .offset = off, .err = -rc };
+		return -1;
+	}
+	return data_check(buf, off, w->crew->t->cfg->access, &w->fault);
+}
+
 /* Read and verify the block at off. 0, or -1 with w->fault filled. */
 static int access_one(struct worker *w, uint64_t off)
 {
 	const struct bench_target *t = w->crew->t;
 	if (t->cfg->io == IO_MMAP)
 		return data_check(t->map + off, off, t->cfg->access, &w->fault);
-	int rc = data_pread_full(t->fd, w->buf, t->cfg->access, off);
-	if (rc) {
-		w->fault = (struct bench_fault){ .offset = off, .err = -rc };
-		return -1;
-	}
-	return data_check(w->buf, off, t->cfg->access, &w->fault);
+	return check_read(w, w->buf, off, data_pread_full(t->fd, w->buf, t->cfg->access, off));
 }
 
 /* w's access failed (w->fault says how): stop everyone, wake the main thread. */
@@ -217,7 +223,7 @@ static int ring_submit(struct worker *w, unsigned i)
 }
 
 /* Wait for one of w's reads, note its latency (submission to completion),
- * check its bytes as access_one does, and put its buffer's index in *i.
+ * check its bytes (check_read, as access_one), and put its buffer's index in *i.
  * 0, or -1 with w->fault filled. A short read is finished synchronously
  * with data_pread_full, as the pread path does, so the end of the file is
  * -EIO; a read cut by EINTR is redone the same way; any other error fails
@@ -245,11 +251,7 @@ static int ring_reap(struct worker *w, unsigned *i)
 	if (!rc && done < len)
 		rc = data_pread_full(t->fd, buf + done, len - done, f->off + done);
 	ps_hist_add(&w->hist, now_ns() - f->t0);
-	if (rc) {
-		w->fault = (struct bench_fault){ .offset = f->off, .err = -rc };
-		return -1;
-	}
-	return data_check(buf, f->off, len, &w->fault);
+	return check_read(w, buf, f->off, rc);
 }
 
 /* Wait out, uncounted, the reads still in flight: their buffers must not
