@@ -19,7 +19,8 @@ endif
 
 B := build
 # Debian packages the build and the tests need
-DEPS := libxxhash-dev uthash-dev libunwind-dev sqlite3 lmdb-utils libncurses-dev liburing-dev
+DEPS := libxxhash-dev uthash-dev libunwind-dev sqlite3 lmdb-utils libncurses-dev liburing-dev \
+	liblmdb-dev fio kyotocabinet-utils
 
 SHIM_SRC := $(wildcard shim/*.c)
 SHIM_OBJ := $(SHIM_SRC:shim/%.c=$(B)/shim/%.o)
@@ -28,8 +29,9 @@ TOOL_OBJ := $(TOOL_SRC:tools/%.c=$(B)/tools/%.o)
 UNIT_SRC := $(wildcard tests/unit/*.c)
 SEM_SRC  := $(wildcard tests/sem/*.c)
 LIB_SRC  := $(wildcard tests/lib/*.c)
+PROG_SRC := $(wildcard tests/prog/*.c)
 TEST_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/unit/%) $(SEM_SRC:tests/sem/%.c=$(B)/tests/sem/%) \
-	    $(LIB_SRC:tests/lib/%.c=$(B)/tests/lib/%.so)
+	    $(LIB_SRC:tests/lib/%.c=$(B)/tests/lib/%.so) $(PROG_SRC:tests/prog/%.c=$(B)/tests/prog/%)
 
 .PHONY: all deps test demo bench clean
 all: $(B)/libpageshim.so $(B)/pageshim
@@ -66,7 +68,7 @@ $(B)/tests/unit/%: tests/unit/%.c tests/helpers.h $(filter-out $(B)/shim/interpo
 	$(Q)$(CC) $(CFLAGS) -Itests -o $@ $< $(filter-out $(B)/shim/interpose.o,$(SHIM_OBJ)) -lxxhash -ldl
 
 # Semantic tests are ordinary programs: the runner runs each under the kernel and under pageshim.
-$(B)/tests/sem/%: tests/sem/%.c tests/helpers.h | $(B)/tests/sem
+$(B)/tests/sem/%: tests/sem/%.c tests/helpers.h shim/pageshim.h | $(B)/tests/sem
 	@echo "  CC  $<"
 	$(Q)$(CC) $(CFLAGS) -Itests -o $@ $< -ldl
 
@@ -74,7 +76,13 @@ $(B)/tests/lib/%.so: tests/lib/%.c | $(B)/tests/lib
 	@echo "  CC  $<"
 	$(Q)$(CC) $(CFLAGS) -fPIC -shared -o $@ $< -ldl
 
-$(B)/shim $(B)/tools $(B)/tests/unit $(B)/tests/sem $(B)/tests/lib:
+# Programs the program tests (tests/prog/*.sh) drive; each links what it tests.
+PROG_LIBS_lmdb_writer := -llmdb
+$(B)/tests/prog/%: tests/prog/%.c | $(B)/tests/prog
+	@echo "  CC  $<"
+	$(Q)$(CC) $(CFLAGS) -o $@ $< $(PROG_LIBS_$*)
+
+$(B)/shim $(B)/tools $(B)/tests/unit $(B)/tests/sem $(B)/tests/lib $(B)/tests/prog:
 	$(Q)mkdir -p $@
 
 test: deps all $(TEST_BIN)

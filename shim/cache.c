@@ -32,6 +32,7 @@ static struct ps_policy policy;
 static uint64_t budget;                 /* pages */
 static unsigned batch;                  /* pages per eviction */
 static uint64_t resident, peak, dirty;  /* pages (atomic) */
+static uint64_t shared_dirty;           /* of `dirty`, those of MAP_SHARED mappings (atomic) */
 
 static struct victim {
 	uintptr_t addr;
@@ -257,10 +258,19 @@ void ps_cache_installed(struct ps_region *r, size_t page, enum ps_hint hint)
 	page_store(r, page, PG_WORD(PG_CLEAN, node));
 }
 
+static void count_dirty(struct ps_region *r, int64_t n)
+{
+	__atomic_fetch_add(&dirty, (uint64_t)n, __ATOMIC_RELAXED);
+	if (!r->private_) {
+		__atomic_fetch_add(&shared_dirty, (uint64_t)n, __ATOMIC_RELAXED);
+		__atomic_fetch_add(&r->file->dirty, (uint64_t)n, __ATOMIC_RELAXED);
+	}
+}
+
 void ps_cache_installed_dirty(struct ps_region *r, size_t page)
 {
 	page_store(r, page, PG_WORD(PG_DIRTY, 0));
-	__atomic_fetch_add(&dirty, 1, __ATOMIC_RELAXED);
+	count_dirty(r, 1);
 }
 
 int ps_cache_make_dirty(struct ps_region *r, size_t page)
@@ -274,6 +284,22 @@ int ps_cache_make_dirty(struct ps_region *r, size_t page)
 	return 0;
 }
 
+int ps_cache_writing(struct ps_region *r, size_t page)
+{
+	uint32_t expect = PG_WORD(PG_DIRTY, 0);
+	return page_cas(r, page, &expect, PG_WORD(PG_BUSY, 0)) ? 0 : -EAGAIN;
+}
+
+void ps_cache_written(struct ps_region *r, size_t page, int ok)
+{
+	if (!ok) {
+		page_store(r, page, PG_WORD(PG_DIRTY, 0));
+		return;
+	}
+	count_dirty(r, -1);
+	ps_cache_installed(r, page, PS_HINT_NORMAL);
+}
+
 void ps_cache_forget(struct ps_region *r, size_t page)
 {
 	uint32_t w = page_load(r, page);
@@ -283,7 +309,7 @@ void ps_cache_forget(struct ps_region *r, size_t page)
 			ps_policy_remove(&policy, PG_NODE(w));
 		break;
 	case PG_DIRTY:
-		__atomic_fetch_sub(&dirty, 1, __ATOMIC_RELAXED);
+		count_dirty(r, -1);
 		break;
 	case PG_POISON:
 		page_store(r, page, PG_EMPTY);
@@ -310,4 +336,10 @@ void ps_cache_gauges(struct ps_cache_gauges *g)
 	g->resident_pages = __atomic_load_n(&resident, __ATOMIC_RELAXED);
 	g->peak_pages = __atomic_load_n(&peak, __ATOMIC_RELAXED);
 	g->dirty_pages = __atomic_load_n(&dirty, __ATOMIC_RELAXED);
+	g->shared_dirty_pages = __atomic_load_n(&shared_dirty, __ATOMIC_RELAXED);
+}
+
+uint64_t ps_cache_shared_dirty(void)
+{
+	return __atomic_load_n(&shared_dirty, __ATOMIC_RELAXED);
 }

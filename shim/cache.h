@@ -8,9 +8,11 @@
  * batch costs about one TLB shootdown instead of one per page.
  *
  * `resident` counts pages reserved for fills in flight, clean pages and
- * dirty (privately written) pages. Dirty pages are never evicted: like the
- * kernel's anonymous copy-on-write pages without swap, they stay; they count
- * against the budget, which they may exceed only when nothing else is left.
+ * dirty (written) pages. Dirty pages are not evicted: a MAP_PRIVATE one, like
+ * the kernel's anonymous copy-on-write pages without swap, stays; a
+ * MAP_SHARED one is written back first (writeback.h) and is then clean.
+ * They count against the budget, which private ones may exceed only when
+ * nothing else is left.
  *
  * All transitions into and out of PG_CLEAN happen under the cache lock
  * (a fill's commit under the commit lock, which is its inner half).
@@ -48,17 +50,26 @@ void ps_cache_unlock(void);
  * wait for an eviction's zap (cache.c). */
 void ps_cache_lock_commit(void);
 void ps_cache_unlock_commit(void);
+/* A write-back, long like an eviction's zap, takes ps_cache_lock, lets go
+ * of the inner half with ps_cache_unlock_commit for its I/O on PG_BUSY pages
+ * and takes it back with ps_cache_lock_commit: fills commit meanwhile, and
+ * everything else waits for it, as for an eviction. */
 /* Wait for an eviction or refresh in progress (a page was PG_BUSY). */
 void ps_cache_wait(void);
 
 /* Under the cache lock: */
 /* A page was installed from the file: make it PG_CLEAN and evictable. */
 void ps_cache_installed(struct ps_region *r, size_t page, enum ps_hint hint);
-/* A page was installed already written (private write fault): PG_DIRTY. */
+/* A page was installed already written (a write fault): PG_DIRTY. */
 void ps_cache_installed_dirty(struct ps_region *r, size_t page);
-/* A PG_CLEAN page was written privately: PG_DIRTY, no longer evictable.
+/* A PG_CLEAN page was written: PG_DIRTY, no longer evictable.
  * Returns 0, or -EAGAIN when the page is not clean. */
 int ps_cache_make_dirty(struct ps_region *r, size_t page);
+/* Write-back of a PG_DIRTY page of a MAP_SHARED mapping: it becomes
+ * PG_BUSY (0, or -EAGAIN when it is not dirty), then, written, PG_CLEAN and
+ * evictable again, or, when the write failed (ok = 0), PG_DIRTY again. */
+int ps_cache_writing(struct ps_region *r, size_t page);
+void ps_cache_written(struct ps_region *r, size_t page, int ok);
 /* A resident page leaves (munmap, MADV_DONTNEED, truncate): PG_EMPTY,
  * node and budget released. The caller zaps the memory. */
 void ps_cache_forget(struct ps_region *r, size_t page);
@@ -73,8 +84,10 @@ void ps_cache_retarget(uint32_t node, struct ps_region *r, size_t page);
 size_t ps_cache_zap(struct iovec *iov, size_t n, uint8_t *failed);
 
 struct ps_cache_gauges {
-	uint64_t budget_pages, resident_pages, peak_pages, dirty_pages;
+	uint64_t budget_pages, resident_pages, peak_pages, dirty_pages, shared_dirty_pages;
 };
 void ps_cache_gauges(struct ps_cache_gauges *g);
+/* Dirty pages of MAP_SHARED mappings, which write-back would make clean. */
+uint64_t ps_cache_shared_dirty(void);
 
 #endif

@@ -11,11 +11,13 @@
 
 #include "cache.h"
 #include "compat.h"
+#include "external.h"
 #include "file.h"
 #include "real.h"
 #include "region.h"
 #include "stats.h"
 #include "uffd.h"
+#include "writeback.h"
 
 #define RUN_MAX 64u             /* pages re-read per pread */
 
@@ -93,9 +95,9 @@ static ssize_t read_full(int fd, char *dst, size_t len, uint64_t off)
 /* Rewrite the clean pages of [a, b) of r in place with their new bytes in
  * buf, through /proc/self/mem (a forced write, as a debugger's): no zap, no
  * TLB shootdown, no fault for a reader, and the bytes change under it as
- * they would in the kernel's page cache. For read-only shared regions only:
- * private pages are write-protected to catch the program's own writes, and
- * this one would look like one. */
+ * they would in the kernel's page cache. Only for regions whose pages are
+ * not write-protected (read-only shared ones): where they are, to catch the
+ * program's own writes, this write would look like one. */
 static void rewrite_in_place(struct ps_region *r, size_t a, size_t b)
 {
 	for (size_t p = a, e; p < b; p = e) {
@@ -137,7 +139,7 @@ static void zap_and_copy(struct ps_region *r, size_t a, size_t b)
 		uint32_t w = page_load(r, p);
 		if (PG_STATE(w) != PG_BUSY)
 			continue;
-		int err = ps_uffd_copy(region_addr(r, p), buf + (p - a) * PS_PAGE, PS_PAGE, r->private_, NULL);
+		int err = ps_uffd_copy(region_addr(r, p), buf + (p - a) * PS_PAGE, PS_PAGE, r->wp, NULL);
 		page_store(r, p, PG_WORD(PG_CLEAN, PG_NODE(w)));
 		if (err)
 			ps_cache_forget(r, p);
@@ -157,7 +159,7 @@ static void reinstall(struct ps_region *r, size_t a, size_t b, size_t valid)
 		}
 	}
 	size_t end = a + valid < b ? a + valid : b;
-	if (!r->private_ && procmem >= 0)
+	if (!r->wp && procmem >= 0)
 		rewrite_in_place(r, a, end);
 	else
 		zap_and_copy(r, a, end);
@@ -232,6 +234,7 @@ static void changed(dev_t dev, ino_t ino, int src_fd, uint64_t off, uint64_t len
 		refresh_region(r, (size_t)a, (size_t)b, src_fd);
 	}
 	pthread_mutex_unlock(&buf_lock);
+	ps_external_note(f);            /* the write was this process's own */
 	pthread_rwlock_unlock(&f->lock);
 out:
 	regions_leave(&saved);
@@ -271,5 +274,29 @@ void ps_coherence_path(const char *path, uint64_t new_size)
 	struct stat st;
 	if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && file_maybe_managed(st.st_dev, st.st_ino))
 		changed(st.st_dev, st.st_ino, -1, new_size, PS_TO_EOF, new_size);
+	errno = saved;
+}
+
+void ps_coherence_flush(int fd, uint64_t off, uint64_t len)
+{
+	if (!ps_cache_shared_dirty())
+		return;
+	int saved = errno;
+	struct stat st;
+	off_t pos = 0;
+	if (!maybe_managed_fd(fd, &st) || (off == PS_AT_POSITION && (pos = lseek(fd, 0, SEEK_CUR)) < 0))
+		goto out;
+	if (off == PS_AT_POSITION)
+		off = (uint64_t)pos;
+	uint64_t first = off >> PS_PAGE_SHIFT;
+	uint64_t end = len == PS_TO_EOF || off + len < off ? UINT64_MAX
+							    : (off + len + PS_PAGE - 1) >> PS_PAGE_SHIFT;
+	sigset_t saved_mask;
+	regions_enter(0, &saved_mask);
+	struct ps_file *f = file_find(st.st_dev, st.st_ino);
+	if (f)
+		ps_writeback_file(f, first, end);
+	regions_leave(&saved_mask);
+out:
 	errno = saved;
 }

@@ -8,7 +8,9 @@
  * pages not resident simply fault later and read the new bytes. A size
  * change drops the pages past the new end, so touching them raises SIGBUS.
  * Pages a MAP_PRIVATE mapping wrote keep the program's bytes, as under the
- * kernel. Fills that raced with the write read again (file.h, `seq`). */
+ * kernel. Fills that raced with the write read again (file.h, `seq`). A
+ * page written through a shared mapping and not yet written back is not
+ * refreshed: ps_coherence_flush wrote it back before the call. */
 #ifndef PAGESHIM_COHERENCE_H
 #define PAGESHIM_COHERENCE_H
 
@@ -31,5 +33,13 @@ void ps_coherence_fd(int fd, uint64_t off, uint64_t len, uint64_t new_size);
 void ps_coherence_at_position(int fd, uint64_t n);
 /* truncate(path, size). */
 void ps_coherence_path(const char *path, uint64_t new_size);
+
+/* The other direction: before the program reads [off, off+len) of the file
+ * open as fd (off may be PS_AT_POSITION, len PS_TO_EOF), or writes any of
+ * it, pages written through a shared mapping of that range go to the file,
+ * so the call sees them as it would in the kernel's page cache, which the
+ * mapping shares. Free while no shared page is dirty. Keeps errno. */
+#define PS_AT_POSITION (UINT64_MAX - 1)
+void ps_coherence_flush(int fd, uint64_t off, uint64_t len);
 
 #endif

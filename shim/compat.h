@@ -41,4 +41,9 @@ struct uffdio_poison {
 #define MADV_DONTNEED_LOCKED 24
 #endif
 
+/* Buffered I/O whose pages leave the page cache once written (6.14):
+ * write-back without a second copy of the file in the kernel's cache. Not
+ * under its kernel name, which a newer libc defines as an RWF_ constant. */
+#define PS_RWF_DONTCACHE 0x00000080
+
 #endif

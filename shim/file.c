@@ -8,16 +8,19 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 #include <xxh_x86dispatch.h>
 
+#include "compat.h"
+#include "external.h"
 #include "log.h"
 #include "real.h"
 #include "region.h"
 #include "stats.h"
 
-#define READ_RETRIES 3          /* then the error reaches the program as SIGBUS */
+#define READ_RETRIES 3          /* then a read error reaches the program as SIGBUS */
 
 static struct ps_file *files;   /* uthash by key */
 static uint64_t next_id = 1;
@@ -49,6 +52,11 @@ struct ps_file *file_find(dev_t dev, ino_t ino)
 	k.ino = ino;
 	HASH_FIND(hh, files, &k, sizeof k, f);
 	return f;
+}
+
+struct ps_file *file_next(struct ps_file *f)
+{
+	return f ? f->hh.next : files;
 }
 
 static size_t sums_bytes(uint64_t pages)
@@ -114,6 +122,7 @@ int file_get(int fd, const struct stat *st, uint64_t pages, struct ps_file **out
 		f->key.dev = st->st_dev;
 		f->key.ino = st->st_ino;
 		f->fd = reopen(fd, &f->direct);
+		f->wfd = -1;
 		f->path = path_of(fd);
 		if (f->fd < 0 || !f->path) {
 			int err = f->fd < 0 ? f->fd : -ENOMEM;
@@ -128,6 +137,7 @@ int file_get(int fd, const struct stat *st, uint64_t pages, struct ps_file **out
 		HASH_ADD(hh, files, key, sizeof f->key, f);
 		__atomic_fetch_add(&nfiles, 1, __ATOMIC_RELAXED);
 		__atomic_fetch_add(filter_slot(f->key.dev, f->key.ino), 1, __ATOMIC_RELAXED);
+		ps_external_note(f);
 		ps_debug("managing %s (%s reads)", f->path, f->direct ? "O_DIRECT" : "buffered");
 	}
 	int err = file_cover(f, pages);
@@ -151,6 +161,8 @@ void file_put(struct ps_file *f)
 	__atomic_fetch_sub(&nfiles, 1, __ATOMIC_RELAXED);
 	__atomic_fetch_sub(filter_slot(f->key.dev, f->key.ino), 1, __ATOMIC_RELAXED);
 	close(f->fd);
+	if (f->wfd >= 0)
+		close(f->wfd);
 	if (f->sums)
 		real.munmap(f->sums, sums_bytes(f->sums_pages));
 	pthread_rwlock_destroy(&f->lock);
@@ -215,6 +227,50 @@ ssize_t file_read(struct ps_file *f, void *buf, size_t len, uint64_t off)
 	return (ssize_t)done;
 }
 
+int file_open_write(struct ps_file *f, int fd)
+{
+	if (f->wfd >= 0)
+		return 0;
+	char proc[64];
+	snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+	int w = open(proc, O_RDWR | O_CLOEXEC);
+	if (w < 0)
+		w = fcntl(fd, F_DUPFD_CLOEXEC, 0);      /* not reopenable by name */
+	if (w < 0)
+		return -errno;
+	f->wfd = w;
+	return 0;
+}
+
+int file_write(struct ps_file *f, const void *buf, size_t len, uint64_t off)
+{
+	static int cached;      /* the kernel refused RWF_DONTCACHE (before 6.14) */
+	size_t done = 0;
+	int tries = 0;
+	while (done < len) {
+		struct iovec v = { (char *)buf + done, len - done };
+		int flags = __atomic_load_n(&cached, __ATOMIC_RELAXED) ? 0 : PS_RWF_DONTCACHE;
+		ssize_t n = real.pwritev2(f->wfd, &v, 1, (off_t)(off + done), flags);
+		if (n > 0) {
+			done += (size_t)n;
+			continue;
+		}
+		int err = n == 0 ? EIO : errno;
+		if (err == EINTR)
+			continue;
+		if (err == EOPNOTSUPP && flags) {
+			__atomic_store_n(&cached, 1, __ATOMIC_RELAXED);
+			continue;
+		}
+		if (transient(err) && ++tries < READ_RETRIES) {
+			nanosleep(&(struct timespec){ .tv_nsec = 1000000L << tries }, NULL);
+			continue;
+		}
+		return -err;
+	}
+	return 0;
+}
+
 uint64_t file_sum(const void *page)
 {
 	/* The dispatching entry picks AVX2 or AVX-512 at run time: four times
@@ -231,6 +287,12 @@ int file_record_sum(struct ps_file *f, uint64_t fpage, uint64_t sum, int refuse)
 	if (!changed || !refuse)
 		__atomic_store_n(&f->sums[fpage], sum, __ATOMIC_RELAXED);
 	return changed;
+}
+
+void file_set_sum(struct ps_file *f, uint64_t fpage, uint64_t sum)
+{
+	if (fpage < f->sums_pages)
+		__atomic_store_n(&f->sums[fpage], sum, __ATOMIC_RELAXED);
 }
 
 void file_forget_sums(struct ps_file *f, uint64_t first, uint64_t end)

@@ -37,11 +37,16 @@ struct ps_file {
 	int fd;                         /* pageshim's own descriptor */
 	int direct;                     /* fd has O_DIRECT */
 	int written;                    /* the process writes this file itself */
+	int wfd;                        /* for writing dirty pages back (buffered), or -1 */
+	uint64_t dirty;                 /* its MAP_SHARED pages now PG_DIRTY (atomic) */
 	char *path;                     /* for messages */
 	unsigned refs;                  /* regions using it */
 	struct ps_region *regions;
 	pthread_rwlock_t lock;
 	uint64_t seq;                   /* bumped by every write-side change (atomic) */
+	struct timespec seen_mtime, seen_ctime;  /* as pageshim last knew them (external.h) */
+	off_t seen_size;
+	int told_external;              /* a change by another process was logged */
 	uint64_t *sums;                 /* XXH3 per file page, 0 = unknown */
 	uint64_t sums_pages;            /* pages `sums` covers */
 };
@@ -54,6 +59,8 @@ struct ps_file {
 int file_get(int fd, const struct stat *st, uint64_t pages, struct ps_file **out);
 void file_put(struct ps_file *f);
 struct ps_file *file_find(dev_t dev, ino_t ino);
+/* The managed files one by one: file_next(NULL) is the first. */
+struct ps_file *file_next(struct ps_file *f);
 /* Grow the checksum array to cover `pages` (under ps_regions_lock write). */
 int file_cover(struct ps_file *f, uint64_t pages);
 /* Number of files open; the write wrappers skip everything when it is 0. */
@@ -68,6 +75,14 @@ int file_maybe_managed(dev_t dev, ino_t ino);
  * to buffered reads if the filesystem refuses O_DIRECT. */
 ssize_t file_read(struct ps_file *f, void *buf, size_t len, uint64_t off);
 
+/* Open the descriptor write-back uses, from the program's `fd` (open for
+ * writing): once per file. 0 or -errno. */
+int file_open_write(struct ps_file *f, int fd);
+/* Write [off, off+len) from buf through wfd, uncached (RWF_DONTCACHE, so
+ * the kernel's page cache does not keep a second copy) where the kernel
+ * has it. 0 or -errno once retries are exhausted. */
+int file_write(struct ps_file *f, const void *buf, size_t len, uint64_t off);
+
 /* XXH3-64 of one page, never 0 (0 means unknown). */
 uint64_t file_sum(const void *page);
 /* Read through the page cache from now on: for a file the process writes,
@@ -79,6 +94,8 @@ int file_stop_direct(struct ps_file *f);
  * Returns 1 when a different checksum was known: the page changed since
  * pageshim last read it. The new one is kept unless `refuse` is set. */
 int file_record_sum(struct ps_file *f, uint64_t fpage, uint64_t sum, int refuse);
+/* Set the checksum of file page `fpage`, just written (0: unknown). */
+void file_set_sum(struct ps_file *f, uint64_t fpage, uint64_t sum);
 /* Forget checksums of file pages [first, end) (under f->lock write). */
 void file_forget_sums(struct ps_file *f, uint64_t first, uint64_t end);
 

@@ -17,6 +17,7 @@
 #include "sigbus.h"
 #include "stats.h"
 #include "uffd.h"
+#include "writeback.h"
 
 #define CORRUPT_LOG_LIMIT 16    /* mismatches logged one by one, then counted only */
 
@@ -81,6 +82,7 @@ static size_t commit(struct ps_region *r, size_t page, size_t n, int dirty)
 			ps_cache_unreserve(1);
 		} else if (dirty && i == 0) {
 			ps_cache_installed_dirty(r, page);
+			PS_COUNT(pages_dirtied, 1);
 			kept++;
 		} else {
 			ps_cache_installed(r, page + i, hint);
@@ -138,7 +140,7 @@ static ssize_t fill_run(struct ps_fill_ctx *ctx, struct ps_region *r, size_t pag
 			PS_COUNT(pages_filled, counted);
 			size_t copied = 0;
 			err = -ps_uffd_copy(region_addr(r, page), buf, install * PS_PAGE,
-					    r->private_ && !dirty, &copied);
+					    r->wp && !dirty, &copied);
 			install = copied / PS_PAGE;
 			/* Still under f->lock: a write to the file now waits until these
 			 * pages are resident, and then refreshes them. */
@@ -260,7 +262,7 @@ static void serve_missing(struct ps_fill_ctx *ctx, struct ps_region *r, size_t p
 		}
 	}
 claimed:;
-	int dirty = write && r->private_;
+	int dirty = write && r->wp;
 	size_t n = 1;
 	plan.ahead = 0;
 	plan.ahead_n = 0;
@@ -273,26 +275,29 @@ claimed:;
 		read_ahead(r, &plan, ctx->pages);
 }
 
+/* The page stays write-protected until it is dirty, and is unprotected
+ * under the cache lock: a write-back (which needs it dirty) cannot run
+ * between the two and leave a clean page writable. */
 static void serve_wp(struct ps_region *r, size_t page)
 {
 	for (;;) {
 		ps_cache_lock();
+		unsigned st = PG_STATE(page_load(r, page));
 		int err = ps_cache_make_dirty(r, page);
+		int unprotect = !err || st == PG_DIRTY;         /* dirty: its write-back failed */
+		if (unprotect)
+			ps_uffd_writeprotect(region_addr(r, page), PS_PAGE, 0);
 		ps_cache_unlock();
 		if (!err)
-			break;
-		unsigned st = PG_STATE(page_load(r, page));
-		if (st == PG_BUSY) {
-			ps_cache_wait();
-			continue;
-		}
-		if (st != PG_DIRTY) {   /* evicted meanwhile: the write faults as missing */
-			ps_uffd_wake(region_addr(r, page), PS_PAGE);
+			PS_COUNT(pages_dirtied, 1);
+		if (unprotect)
 			return;
-		}
-		break;
+		if (st != PG_BUSY)
+			break;
+		ps_cache_wait();
 	}
-	ps_uffd_writeprotect(region_addr(r, page), PS_PAGE, 0);
+	/* Evicted, or not yet committed: the thread faults again and finds out. */
+	ps_uffd_wake(region_addr(r, page), PS_PAGE);
 }
 
 void ps_fault_serve(struct ps_fill_ctx *ctx, const struct uffd_msg *msg)
@@ -300,6 +305,7 @@ void ps_fault_serve(struct ps_fill_ctx *ctx, const struct uffd_msg *msg)
 	uint64_t t0 = ps_now_ns();
 	uintptr_t addr = (uintptr_t)msg->arg.pagefault.address;
 	uint64_t flags = msg->arg.pagefault.flags;
+	int shared_write = 0;
 	PS_COUNT(faults, 1);
 	pthread_rwlock_rdlock(&ps_regions_lock);
 	struct ps_region *r = region_find(addr);
@@ -309,6 +315,7 @@ void ps_fault_serve(struct ps_fill_ctx *ctx, const struct uffd_msg *msg)
 		ps_uffd_wake(addr & ~(uintptr_t)(PS_PAGE - 1), PS_PAGE);
 	} else {
 		size_t page = (addr - r->start) >> PS_PAGE_SHIFT;
+		shared_write = !r->private_ && (flags & UFFD_PAGEFAULT_FLAG_WRITE);
 		if (flags & UFFD_PAGEFAULT_FLAG_WP)
 			serve_wp(r, page);
 		else
@@ -316,6 +323,8 @@ void ps_fault_serve(struct ps_fill_ctx *ctx, const struct uffd_msg *msg)
 				      !!(flags & UFFD_PAGEFAULT_FLAG_WRITE));
 	}
 	pthread_rwlock_unlock(&ps_regions_lock);
+	if (shared_write)
+		ps_writeback_dirtied();
 	ps_hist_add(&ps_fault_hist, ps_now_ns() - t0);
 }
 

@@ -9,8 +9,10 @@
  * faulting thread (sigbus.h) and wakes the other waiters, who fault again
  * and get their own answer.
  *
- * A write-protect fault (a MAP_PRIVATE page written for the first time)
- * marks the page dirty, so eviction will never drop it, and unprotects it. */
+ * A write-protect fault (a clean page written for the first time) marks
+ * the page dirty and unprotects it: eviction then never drops a private
+ * one, and writes a shared one back first (writeback.h). A write fault on a
+ * missing page installs that page alone, writable and dirty at once. */
 #ifndef PAGESHIM_FILL_H
 #define PAGESHIM_FILL_H
 

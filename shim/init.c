@@ -21,6 +21,7 @@
 #include "sigbus.h"
 #include "stats.h"
 #include "uffd.h"
+#include "writeback.h"
 
 extern char **environ;
 
@@ -65,6 +66,7 @@ static void fork_prepare(void)
 	if (service != SVC_READY)
 		return;
 	regions_enter(1, &fork_saved);
+	ps_mapping_before_fork();
 	ps_cache_lock();
 	ps_prefetch_lock();
 }
@@ -80,15 +82,16 @@ static void fork_parent(void)
 
 /* Register every region again with the child's own userfaultfd. The
  * kernel dropped the registrations and the write-protection of present
- * pages in the child, so private regions are write-protected again: a
- * page the child writes must become dirty before eviction sees it. */
+ * pages in the child, so they are write-protected again: a page the child
+ * writes must become dirty before eviction sees it. (Shared regions that
+ * could be written went back to the kernel before the fork.) */
 static int rearm_regions(void)
 {
 	for (size_t i = 0; i < region_count(); i++) {
 		struct ps_region *r = region_at(i);
 		size_t len = r->npages * PS_PAGE;
-		int err = ps_uffd_register(r->start, len, r->private_);
-		if (!err && r->private_)
+		int err = ps_uffd_register(r->start, len, r->wp);
+		if (!err && r->wp)
 			err = ps_uffd_writeprotect(r->start, len, 1);
 		if (err)
 			return err;
@@ -121,6 +124,8 @@ static void fork_child(void)
 		err = rearm_regions();
 	if (!err)
 		err = ps_prefetch_start(ps_opt.handlers, ps_opt.readahead);
+	if (!err)
+		err = ps_writeback_fork_child();
 	if (err) {
 		/* Nothing can serve this child's faults (its missing pages would
 		 * read as zeros): hand every range back to the kernel's mmap. */
@@ -180,7 +185,7 @@ static int start_service(void)
 	unsigned inflight = 2 * ps_opt.handlers * ps_opt.readahead;
 	if ((err = ps_sigbus_init()) || (err = ps_coherence_init()) || (err = ps_cache_init(ps_opt.cache_size, inflight)) ||
 	    (err = ps_uffd_start(ps_opt.handlers, ps_opt.readahead)) ||
-	    (err = ps_prefetch_start(ps_opt.handlers, ps_opt.readahead))) {
+	    (err = ps_prefetch_start(ps_opt.handlers, ps_opt.readahead)) || (err = ps_writeback_start())) {
 		ps_warn("cannot start (%s): every file mapping goes to the kernel's mmap", strerror(-err));
 		return err;
 	}
@@ -221,10 +226,15 @@ __attribute__((constructor)) static void pageshim_init(void)
 	ps_enabled();
 }
 
-/* Stats at exit. Never stop the handlers here: other threads of the
- * program may still touch managed pages while exit() runs. */
+/* Written pages and stats at exit. Never stop the handlers here: other
+ * threads of the program may still touch managed pages while exit() runs. */
 __attribute__((destructor)) static void pageshim_fini(void)
 {
+	if (__atomic_load_n(&service, __ATOMIC_ACQUIRE) == SVC_READY) {
+		ps_guard_enter();
+		ps_writeback_all();
+		ps_guard_leave();
+	}
 	if (state != ST_NEW && ps_opt.stats_file[0]) {
 		int err = ps_stats_write_json(ps_opt.stats_file);
 		if (err)

@@ -4,19 +4,26 @@
  * failure, and untouched on success. The *64 names are aliases: off_t is
  * 64 bits on x86_64. */
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
+#include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <fcntl.h>
 #include <unistd.h>
 
 #include "coherence.h"
+#include "external.h"
+#include "fatal.h"
 #include "guard.h"
 #include "init.h"
 #include "mapping.h"
 #include "real.h"
 #include "stats.h"
+#include "writeback.h"
 
 #define EXPORT __attribute__((visibility("default")))
 
@@ -123,7 +130,25 @@ EXPORT int posix_madvise(void *addr, size_t len, int advice)
 	return -r;
 }
 
-/* ---- writes: after the real call, managed mappings of the file follow ---- */
+/* ---- reads and writes of a file: its shared mappings' written pages
+ * reach it first; after a write, managed mappings of the file follow ---- */
+
+static void flush(int fd, uint64_t off, uint64_t len)
+{
+	if (!bypass()) {
+		ps_guard_enter();
+		ps_coherence_flush(fd, off, len);
+		ps_guard_leave();
+	}
+}
+
+static uint64_t iov_bytes(const struct iovec *v, int c)
+{
+	uint64_t n = 0;
+	for (int i = 0; i < c; i++)
+		n += v[i].iov_len;
+	return n;
+}
 
 #define AFTER(call, follow)                                     \
 	({                                                      \
@@ -136,26 +161,88 @@ EXPORT int posix_madvise(void *addr, size_t len, int advice)
 		r_;                                             \
 	})
 
+/* A write of any part of fd's file: written mapped pages go first, as a
+ * whole (where an append lands is known only after it). */
+#define WRITING(fd, call, follow) ({ flush(fd, 0, PS_TO_EOF); AFTER(call, follow); })
+
+EXPORT ssize_t read(int fd, void *b, size_t n)
+{
+	flush(fd, PS_AT_POSITION, n);
+	return real.read(fd, b, n);
+}
+
+EXPORT ssize_t readv(int fd, const struct iovec *v, int c)
+{
+	flush(fd, PS_AT_POSITION, iov_bytes(v, c));
+	return real.readv(fd, v, c);
+}
+
+EXPORT ssize_t pread(int fd, void *b, size_t n, off_t o)
+{
+	flush(fd, (uint64_t)o, n);
+	return real.pread(fd, b, n, o);
+}
+EXPORT ssize_t pread64(int, void *, size_t, off_t) __attribute__((alias("pread")));
+
+EXPORT ssize_t preadv(int fd, const struct iovec *v, int c, off_t o)
+{
+	flush(fd, (uint64_t)o, iov_bytes(v, c));
+	return real.preadv(fd, v, c, o);
+}
+EXPORT ssize_t preadv64(int, const struct iovec *, int, off_t) __attribute__((alias("preadv")));
+
+EXPORT ssize_t preadv2(int fd, const struct iovec *v, int c, off_t o, int flags)
+{
+	flush(fd, o == -1 ? PS_AT_POSITION : (uint64_t)o, iov_bytes(v, c));
+	return real.preadv2(fd, v, c, o, flags);
+}
+EXPORT ssize_t preadv64v2(int, const struct iovec *, int, off_t, int) __attribute__((alias("preadv2")));
+
+EXPORT ssize_t sendfile(int out, int in, off_t *o, size_t n)
+{
+	flush(in, o ? (uint64_t)*o : PS_AT_POSITION, n);
+	return real.sendfile(out, in, o, n);
+}
+EXPORT ssize_t sendfile64(int, int, off_t *, size_t) __attribute__((alias("sendfile")));
+
+EXPORT ssize_t splice(int in, off_t *in_off, int out, off_t *out_off, size_t n, unsigned flags)
+{
+	flush(in, in_off ? (uint64_t)*in_off : PS_AT_POSITION, n);
+	return real.splice(in, in_off, out, out_off, n, flags);
+}
+
+/* _exit skips destructors: written pages reach their files here. (exit()
+ * reaches libc's own _exit, not this one; the destructor in init.c does it.) */
+EXPORT void _exit(int status)
+{
+	if (!bypass()) {
+		ps_guard_enter();
+		ps_writeback_all();
+	}
+	real.exit_(status);
+}
+EXPORT void _Exit(int) __attribute__((alias("_exit")));
+
 EXPORT ssize_t write(int fd, const void *b, size_t n)
 {
-	return AFTER(real.write(fd, b, n), if (r_ > 0) ps_coherence_at_position(fd, (uint64_t)r_));
+	return WRITING(fd, real.write(fd, b, n), if (r_ > 0) ps_coherence_at_position(fd, (uint64_t)r_));
 }
 
 EXPORT ssize_t writev(int fd, const struct iovec *v, int c)
 {
-	return AFTER(real.writev(fd, v, c), if (r_ > 0) ps_coherence_at_position(fd, (uint64_t)r_));
+	return WRITING(fd, real.writev(fd, v, c), if (r_ > 0) ps_coherence_at_position(fd, (uint64_t)r_));
 }
 
 EXPORT ssize_t pwrite(int fd, const void *b, size_t n, off_t o)
 {
-	return AFTER(real.pwrite(fd, b, n, o),
+	return WRITING(fd, real.pwrite(fd, b, n, o),
 		     if (r_ > 0) ps_coherence_fd(fd, (uint64_t)o, (uint64_t)r_, PS_TO_EOF));
 }
 EXPORT ssize_t pwrite64(int, const void *, size_t, off_t) __attribute__((alias("pwrite")));
 
 EXPORT ssize_t pwritev(int fd, const struct iovec *v, int c, off_t o)
 {
-	return AFTER(real.pwritev(fd, v, c, o),
+	return WRITING(fd, real.pwritev(fd, v, c, o),
 		     if (r_ > 0) ps_coherence_fd(fd, (uint64_t)o, (uint64_t)r_, PS_TO_EOF));
 }
 EXPORT ssize_t pwritev64(int, const struct iovec *, int, off_t) __attribute__((alias("pwritev")));
@@ -177,7 +264,7 @@ static void after_pwritev2(int fd, off_t o, int flags, ssize_t n)
 
 EXPORT ssize_t pwritev2(int fd, const struct iovec *v, int c, off_t o, int flags)
 {
-	return AFTER(real.pwritev2(fd, v, c, o, flags), if (r_ > 0) after_pwritev2(fd, o, flags, r_));
+	return WRITING(fd, real.pwritev2(fd, v, c, o, flags), if (r_ > 0) after_pwritev2(fd, o, flags, r_));
 }
 EXPORT ssize_t pwritev64v2(int, const struct iovec *, int, off_t, int) __attribute__((alias("pwritev2")));
 
@@ -209,20 +296,109 @@ static void after_fallocate(int fd, int mode, off_t off, off_t len)
 
 EXPORT int fallocate(int fd, int mode, off_t off, off_t len)
 {
-	return AFTER(real.fallocate(fd, mode, off, len), after_fallocate(fd, mode, off, len));
+	return WRITING(fd, real.fallocate(fd, mode, off, len), after_fallocate(fd, mode, off, len));
 }
 EXPORT int fallocate64(int, int, off_t, off_t) __attribute__((alias("fallocate")));
 
 EXPORT ssize_t copy_file_range(int in, off_t *in_off, int out, off_t *out_off, size_t len,
 			       unsigned flags)
 {
-	return AFTER(real.copy_file_range(in, in_off, out, out_off, len, flags),
+	flush(in, in_off ? (uint64_t)*in_off : PS_AT_POSITION, len);
+	return WRITING(out, real.copy_file_range(in, in_off, out, out_off, len, flags),
 		     if (r_ > 0) {
 			     if (out_off)
 				     ps_coherence_fd(out, (uint64_t)(*out_off - r_), (uint64_t)r_, PS_TO_EOF);
 			     else
 				     ps_coherence_at_position(out, (uint64_t)r_);
 		     });
+}
+
+/* ---- locks: where processes synchronise, pageshim meets other processes'
+ * writes and hands them its own (external.h) ---- */
+
+static void unlocking(void)
+{
+	if (!bypass()) {
+		ps_guard_enter();
+		ps_external_unlocking();
+		ps_guard_leave();
+	}
+}
+
+static void locked(void)
+{
+	if (!bypass()) {
+		ps_guard_enter();
+		ps_external_locked();
+		ps_guard_leave();
+	}
+}
+
+static int is_set_lock(int cmd)
+{
+	return cmd == F_SETLK || cmd == F_SETLKW || cmd == F_OFD_SETLK || cmd == F_OFD_SETLKW;
+}
+
+/* The third argument is an int or a pointer; either way one word. */
+EXPORT int fcntl(int fd, int cmd, ...)
+{
+	va_list ap;
+	va_start(ap, cmd);
+	void *arg = va_arg(ap, void *);
+	va_end(ap);
+	struct flock *fl = is_set_lock(cmd) ? arg : NULL;
+	if (fl && fl->l_type == F_UNLCK)
+		unlocking();
+	int r = real.fcntl(fd, cmd, arg);
+	if (r == 0 && fl && fl->l_type != F_UNLCK)
+		locked();
+	return r;
+}
+EXPORT int fcntl64(int, int, ...) __attribute__((alias("fcntl")));
+
+EXPORT int flock(int fd, int op)
+{
+	if (op & LOCK_UN)
+		unlocking();
+	int r = real.flock(fd, op);
+	if (r == 0 && (op & (LOCK_SH | LOCK_EX)))
+		locked();
+	return r;
+}
+
+EXPORT int lockf(int fd, int cmd, off_t len)
+{
+	if (cmd == F_ULOCK)
+		unlocking();
+	int r = real.lockf(fd, cmd, len);
+	if (r == 0 && (cmd == F_LOCK || cmd == F_TLOCK))
+		locked();
+	return r;
+}
+EXPORT int lockf64(int, int, off_t) __attribute__((alias("lockf")));
+
+/* ---- signals: pageshim's handlers for fatal signals stay out of sight (fatal.h) ---- */
+
+EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+{
+	if (bypass())
+		return real.sigaction(sig, act, old);
+	return ps_sigaction(sig, act, old);
+}
+
+/* glibc's signal(): BSD semantics, over the sigaction above. */
+EXPORT sighandler_t signal(int sig, sighandler_t handler)
+{
+	struct sigaction act, old;
+	memset(&act, 0, sizeof act);
+	act.sa_handler = handler;
+	act.sa_flags = SA_RESTART;
+	sigemptyset(&act.sa_mask);
+	if (handler == SIG_ERR || sigaddset(&act.sa_mask, sig)) {
+		errno = EINVAL;
+		return SIG_ERR;
+	}
+	return sigaction(sig, &act, &old) ? SIG_ERR : old.sa_handler;
 }
 
 EXPORT int pageshim_stats_read(struct pageshim_stats *out, size_t size)

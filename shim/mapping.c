@@ -2,6 +2,7 @@
 #include "mapping.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/magic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,8 @@
 
 #include "cache.h"
 #include "compat.h"
+#include "external.h"
+#include "fatal.h"
 #include "file.h"
 #include "fill.h"
 #include "init.h"
@@ -19,6 +22,7 @@
 #include "region.h"
 #include "stats.h"
 #include "uffd.h"
+#include "writeback.h"
 
 #define UNMANAGED_FLAGS (MAP_HUGETLB | MAP_LOCKED | MAP_SYNC | MAP_GROWSDOWN)
 
@@ -64,6 +68,16 @@ static int overlaps_managed(uintptr_t start, size_t len)
 }
 
 /* ---- forgetting ranges (munmap, MAP_FIXED, mremap): ps_regions_lock held for writing ---- */
+
+/* Before a range leaves the address space: its written shared pages go to
+ * the file, as the kernel's page cache would keep them. The call that drops
+ * them cannot report a failure (munmap has no EIO), so it is said here. */
+static void writeback_or_warn(uintptr_t start, uintptr_t end)
+{
+	if (ps_writeback_range(start, end))
+		ps_warn("written pages in %p-%p that could not be written back are lost",
+			(void *)start, (void *)end);
+}
 
 static void forget_pages(struct ps_region *r, size_t first, size_t end)
 {
@@ -119,6 +133,7 @@ static struct ps_region *split_tail(struct ps_region *r, size_t from)
 	if (!t)
 		return NULL;
 	t->private_ = r->private_;
+	t->wp = r->wp;
 	t->prot = r->prot;
 	t->advice = r->advice;
 	move_words(t, 0, r, from, t->npages);
@@ -174,7 +189,7 @@ static int manageable(size_t len, int prot, int flags, int fd, off_t off, struct
 	if (!len || (off & (PS_PAGE - 1)) || (flags & UNMANAGED_FLAGS) || (prot & PROT_EXEC) ||
 	    !(prot & PROT_READ) || len < ps_opt.min_size)
 		return 0;
-	if (!(type == MAP_PRIVATE || (shared && !(prot & PROT_WRITE))))
+	if (type != MAP_PRIVATE && !shared)
 		return 0;
 	return fstat(fd, st) == 0 && S_ISREG(st->st_mode) && fs_has_io(fd);
 }
@@ -189,22 +204,105 @@ static int populated(void *p)
 	return mincore(p, PS_PAGE, &v) == 0 && (v & 1);
 }
 
+/* Inodes whose shared mappings the kernel keeps (see shared_conflict):
+ * every later mapping of them passes through too, or it would not see what
+ * is written through the kernel's. */
+#define KERNEL_FILES_MAX 256
+static struct ps_file_key kernel_files[KERNEL_FILES_MAX];
+static unsigned nkernel_files;
+
+static int kernel_keeps(const struct stat *st)
+{
+	for (unsigned i = 0; i < nkernel_files; i++)
+		if (kernel_files[i].dev == st->st_dev && kernel_files[i].ino == st->st_ino)
+			return 1;
+	return 0;
+}
+
+static int has_dirty(const struct ps_region *r)
+{
+	for (size_t p = 0; p < r->npages; p++)
+		if (PG_STATE(page_load(r, p)) == PG_DIRTY)
+			return 1;
+	return 0;
+}
+
+/* Map region r's file back with the kernel, as the program mapped it, after
+ * writing its dirty pages back; r is gone. Private pages written are lost
+ * (said so): the kernel's mapping cannot take them. */
+static void give_back(struct ps_region *r)
+{
+	int flags = MAP_FIXED | (r->private_ ? MAP_PRIVATE : MAP_SHARED);
+	int fd = !r->private_ && r->wp ? r->file->wfd : r->file->fd;
+	if (r->private_ && has_dirty(r))
+		ps_warn("pages this process wrote privately at %p are lost", (void *)r->start);
+	else if (ps_writeback_region(r, 0, r->npages))
+		ps_warn("%s: pages written at %p that could not be written back are lost",
+			r->file->path, (void *)r->start);
+	real.mmap((void *)r->start, r->npages * PS_PAGE, r->prot, flags, fd,
+		  (off_t)(r->pgoff << PS_PAGE_SHIFT));
+	destroy(r);
+}
+
+/* Two mappings of one file are two copies of its pages here, where the
+ * kernel has one: coherent only while neither is written. A new shared
+ * mapping that overlaps another shared one of the same file, either of them
+ * open for writing, sends all the file's shared mappings back to the kernel,
+ * which shares the pages. */
+static int shared_conflict(struct ps_file *f, uint64_t pgoff, size_t npages, int wp,
+			   const struct stat *st)
+{
+	struct ps_region *g, *next;
+	int clash = 0;
+	for (g = f->regions; g; g = g->file_next)
+		clash |= !g->private_ && (g->wp || wp) && g->pgoff < pgoff + npages &&
+			 pgoff < g->pgoff + g->npages;
+	if (!clash)
+		return 0;
+	ps_debug("%s is mapped shared twice and written: the kernel keeps its shared mappings", f->path);
+	for (g = f->regions; g; g = next) {
+		next = g->file_next;
+		if (!g->private_)
+			give_back(g);
+	}
+	if (nkernel_files < KERNEL_FILES_MAX)
+		kernel_files[nkernel_files++] = (struct ps_file_key){ .dev = st->st_dev, .ino = st->st_ino };
+	else
+		ps_warn_once("more files than pageshim can remember are mapped shared twice; "
+			     "mappings of further ones may not see each other's writes");
+	return 1;
+}
+
 /* Replace the kernel's mapping at p with a managed region. 0 or -errno
  * (the kernel's mapping is then still there, untouched). */
 static int manage(void *p, size_t len, int prot, int flags, int fd, off_t off, const struct stat *st)
 {
 	int private_ = (flags & MAP_TYPE) == MAP_PRIVATE;
+	/* The kernel lets a shared mapping of a file open for writing become
+	 * writable later (mprotect), so its pages are write-protected from the
+	 * start, as private pages are. */
+	int wp = private_ || (fcntl(fd, F_GETFL) & O_ACCMODE) == O_RDWR;
 	size_t npages = pages_of(len);
 	uint64_t pgoff = (uint64_t)off >> PS_PAGE_SHIFT;
-	if (private_ && !ps_uffd_has(UFFD_FEATURE_PAGEFAULT_FLAG_WP))
-		return -ENOTSUP;        /* private writes could not be kept from eviction */
+	if (wp && !ps_uffd_has(UFFD_FEATURE_PAGEFAULT_FLAG_WP))
+		return -ENOTSUP;        /* written pages could not be kept from eviction */
+	if (kernel_keeps(st))
+		return -EBUSY;
 	struct ps_file *f;
 	int err = file_get(fd, st, pgoff + npages, &f);
 	if (err)
 		return err;
-	if (!ps_options_path_selected(&ps_opt, f->path)) {
+	if (f->refs > 1)
+		ps_external_check(f);   /* mapped again: a point where programs synchronise */
+	if (!ps_options_path_selected(&ps_opt, f->path))
+		err = -EPERM;
+	else if (!private_ && wp)
+		err = file_open_write(f, fd);
+	if (!err && !private_ && shared_conflict(f, pgoff, npages, wp, st))
+		err = -EBUSY;
+	if (err) {
 		file_put(f);
-		return -EPERM;
+		return err;
 	}
 	struct ps_region *r = region_new((uintptr_t)p, npages, pgoff);
 	if (!r || region_insert(r)) {
@@ -218,7 +316,7 @@ static int manage(void *p, size_t len, int prot, int flags, int fd, off_t off, c
 		anon |= MAP_NORESERVE;  /* only private writable file maps are charged */
 	if (real.mmap(p, npages * PS_PAGE, prot, anon, -1, 0) == MAP_FAILED) {
 		err = -errno;
-	} else if (populated(p) || (err = ps_uffd_register((uintptr_t)p, npages * PS_PAGE, private_))) {
+	} else if (populated(p) || (err = ps_uffd_register((uintptr_t)p, npages * PS_PAGE, wp))) {
 		/* give the range back to the kernel as the program asked for it */
 		err = err ? err : -ENOTSUP;
 		real.mmap(p, len, prot, (flags & ~(MAP_FIXED_NOREPLACE | MAP_POPULATE)) | MAP_FIXED, fd, off);
@@ -230,9 +328,12 @@ static int manage(void *p, size_t len, int prot, int flags, int fd, off_t off, c
 		return err;
 	}
 	r->private_ = private_;
+	r->wp = wp;
 	r->prot = prot;
 	r->advice = MADV_NORMAL;
 	link_to_file(r, f);
+	if (!private_ && wp)
+		ps_fatal_arm();         /* its written pages must outlive a fatal signal */
 	return 0;
 }
 
@@ -251,6 +352,8 @@ void *ps_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 		/* One critical section: what the kernel replaces is forgotten only
 		 * once it has (a failed MAP_FIXED leaves the old mapping in place). */
 		regions_enter(1, &saved);
+		if (replaces)
+			writeback_or_warn((uintptr_t)addr, (uintptr_t)addr + pages_of(len) * PS_PAGE);
 		p = real.mmap(addr, len, prot, want ? flags & ~MAP_POPULATE : flags, fd, off);
 		if (p != MAP_FAILED && replaces)
 			forget_range((uintptr_t)p, (uintptr_t)p + pages_of(len) * PS_PAGE);
@@ -282,6 +385,7 @@ int ps_munmap(void *addr, size_t len)
 		return real.munmap(addr, len);
 	sigset_t saved;
 	regions_enter(1, &saved);
+	writeback_or_warn((uintptr_t)addr, (uintptr_t)addr + pages_of(len) * PS_PAGE);
 	int ret = real.munmap(addr, len);
 	if (ret == 0)   /* a refused munmap (ENOMEM at the map count) keeps the range */
 		forget_range((uintptr_t)addr, (uintptr_t)addr + pages_of(len) * PS_PAGE);
@@ -302,8 +406,8 @@ static int follow(struct ps_region *r, uintptr_t q, size_t npages, int moved)
 		r->start = q;
 		region_moved(r);
 	}
-	err = ps_uffd_register(q, npages * PS_PAGE, r->private_);
-	if (!err && moved && r->private_)
+	err = ps_uffd_register(q, npages * PS_PAGE, r->wp);
+	if (!err && moved && r->wp)
 		err = ps_uffd_writeprotect(q, npages * PS_PAGE, 1);
 	return err;
 }
@@ -316,6 +420,11 @@ void *ps_mremap(void *old, size_t old_size, size_t new_size, int flags, void *ne
 	sigset_t saved;
 	regions_enter(1, &saved);
 	void *q = MAP_FAILED;
+	/* What the kernel may drop (a shrunk tail, the range a MREMAP_FIXED
+	 * lands on) and what MREMAP_DONTUNMAP leaves empty reads the file. */
+	writeback_or_warn(o, o + pages_of(old_size) * PS_PAGE);
+	if (flags & MREMAP_FIXED)
+		writeback_or_warn((uintptr_t)new_addr, (uintptr_t)new_addr + pages_of(new_size) * PS_PAGE);
 	struct ps_region *r = region_find(o);
 	size_t oldp = pages_of(old_size), newp = pages_of(new_size);
 	if (!r || r->start != o || oldp != r->npages) {
@@ -356,6 +465,7 @@ void *ps_mremap(void *old, size_t old_size, size_t new_size, int flags, void *ne
 			err = -ENOMEM;
 		} else {
 			again->private_ = r->private_;
+			again->wp = r->wp;
 			again->prot = r->prot;
 			r->file->refs++;
 			link_to_file(again, r->file);
@@ -371,31 +481,43 @@ out:
 
 /* ---- mprotect, msync, madvise ---- */
 
-/* Any region in [start, start+len) mapped MAP_SHARED? (regions lock held) */
-static int range_has_shared(uintptr_t start, size_t len)
+/* Can every region in [start, start+len) be written, if mapped MAP_SHARED?
+ * (regions lock held) */
+static int range_shared_writable(uintptr_t start, size_t len)
 {
 	struct ps_region *r;
 	for (size_t i = region_first_after(start); (r = region_at(i)) && r->start < start + len; i++)
-		if (!r->private_)
-			return 1;
-	return 0;
+		if (!r->private_ && !r->wp)
+			return 0;
+	return 1;
 }
 
 int ps_mprotect(void *addr, size_t len, int prot)
 {
-	if ((prot & PROT_WRITE) && overlaps_managed((uintptr_t)addr, len)) {
-		/* A shared mapping made writable would write to anonymous memory,
-		 * not to the file: refuse as for a file opened read-only. */
-		sigset_t saved;
-		regions_enter(0, &saved);
-		int shared = range_has_shared((uintptr_t)addr, len);
-		regions_leave(&saved);
-		if (shared) {
-			errno = EACCES;
-			return -1;
-		}
+	uintptr_t a = (uintptr_t)addr;
+	if (!overlaps_managed(a, len))
+		return real.mprotect(addr, len, prot);
+	sigset_t saved;
+	int ret = -1;
+	regions_enter(0, &saved);
+	if ((prot & PROT_WRITE) && !range_shared_writable(a, len)) {
+		/* A shared mapping of a file opened read-only: as the kernel. */
+		errno = EACCES;
+	} else {
+		/* Write-back reads the pages: do it while they can be read. */
+		if (!(prot & PROT_READ) && ps_writeback_range(a, a + len))
+			ps_warn("written pages in %p-%p could not be written back before mprotect",
+				addr, (void *)(a + len));
+		ret = real.mprotect(addr, len, prot);
 	}
-	return real.mprotect(addr, len, prot);
+	if (ret == 0) {
+		struct ps_region *r;
+		for (size_t i = region_first_after(a); (r = region_at(i)) && r->start < a + len; i++)
+			if (r->start >= a && region_end(r) <= a + pages_of(len) * PS_PAGE)
+				r->prot = prot;         /* for handing it back to the kernel */
+	}
+	regions_leave(&saved);
+	return ret;
 }
 
 /* Forget the pages of [a, b) of r that are no longer mapped: the page
@@ -439,6 +561,14 @@ static void zap_clean(struct ps_region *r, size_t a, size_t b)
 		ps_cache_zap(iov, n, NULL);
 }
 
+void ps_mapping_drop_clean(struct ps_region *r)
+{
+	ps_cache_lock();
+	zap_clean(r, 0, r->npages);
+	resync(r, 0, r->npages);
+	ps_cache_unlock();
+}
+
 /* Drop resident pages of [start, start+len) so that the next access reads
  * the file. With `advice` (MADV_DONTNEED or MADV_DONTNEED_LOCKED) the
  * kernel's own call drops everything mapped, private changes too, and its
@@ -451,6 +581,9 @@ static int drop_range(uintptr_t start, size_t len, int advice)
 	sigset_t saved;
 	int ret = 0;
 	regions_enter(0, &saved);
+	/* A shared mapping loses nothing: the next access reads what was written. */
+	if (advice)
+		writeback_or_warn(start, end);
 	ps_cache_lock();
 	if (advice)
 		ret = real.madvise((void *)start, len, advice) ? -errno : 0;
@@ -466,11 +599,85 @@ static int drop_range(uintptr_t start, size_t len, int advice)
 	return ret;
 }
 
+/* msync(MS_INVALIDATE): a file changed by another process is dropped
+ * whole (external.h); either way the range's clean pages go, and fills in
+ * flight (which may have read before the change) read again. */
+static void invalidate(uintptr_t start, uintptr_t end)
+{
+	struct ps_region *r;
+	sigset_t saved;
+	regions_enter(0, &saved);
+	for (size_t i = region_first_after(start); (r = region_at(i)) && r->start < end; i++) {
+		ps_external_check(r->file);
+		pthread_rwlock_wrlock(&r->file->lock);
+		__atomic_fetch_add(&r->file->seq, 1, __ATOMIC_ACQ_REL);
+		pthread_rwlock_unlock(&r->file->lock);
+	}
+	regions_leave(&saved);
+	drop_range(start, end - start, 0);
+}
+
 int ps_msync(void *addr, size_t len, int flags)
 {
+	uintptr_t a = (uintptr_t)addr;
+	/* The kernel checks the flags, the alignment and the range (ENOMEM for
+	 * a hole, after it synced what is mapped). */
 	int ret = real.msync(addr, len, flags);
-	if (ret == 0 && (flags & MS_INVALIDATE) && overlaps_managed((uintptr_t)addr, len))
-		drop_range((uintptr_t)addr, len, 0);
+	if ((ret && errno != ENOMEM) || !overlaps_managed(a, len))
+		return ret;
+	int saved_errno = errno, err = 0;
+	uintptr_t end = a + pages_of(len) * PS_PAGE;
+	if (flags & (MS_SYNC | MS_ASYNC)) {
+		sigset_t saved;
+		struct ps_region *r;
+		regions_enter(0, &saved);
+		err = ps_writeback_range(a, end);
+		if (flags & MS_SYNC)
+			for (size_t i = region_first_after(a); (r = region_at(i)) && r->start < end; i++)
+				if (!r->private_ && r->wp && fdatasync(r->file->wfd) && !err)
+					err = -errno;
+		regions_leave(&saved);
+	}
+	if (flags & MS_INVALIDATE)
+		invalidate(a, end);
+	if (err) {
+		errno = -err;
+		return -1;
+	}
+	errno = saved_errno;
+	return ret;
+}
+
+/* MADV_REMOVE: the file's blocks under [start, start+len) are freed (a
+ * hole, reading zeros) and the pages dropped, written ones too. As in the
+ * kernel, every mapping in the range must be shared, of a file open for
+ * writing (it need not be PROT_WRITE now). */
+static int remove_range(uintptr_t start, size_t len)
+{
+	uintptr_t end = start + pages_of(len) * PS_PAGE;
+	struct ps_region *r;
+	sigset_t saved;
+	int ret = 0;
+	regions_enter(0, &saved);
+	for (size_t i = region_first_after(start); (r = region_at(i)) && r->start < end; i++)
+		if (r->private_ || !r->wp)
+			ret = -EACCES;
+	for (size_t i = region_first_after(start); !ret && (r = region_at(i)) && r->start < end; i++) {
+		struct ps_file *f = r->file;
+		size_t a = start > r->start ? (start - r->start) >> PS_PAGE_SHIFT : 0;
+		size_t b = end < region_end(r) ? (end - r->start) >> PS_PAGE_SHIFT : r->npages;
+		pthread_rwlock_wrlock(&f->lock);
+		__atomic_fetch_add(&f->seq, 1, __ATOMIC_ACQ_REL);
+		if (real.fallocate(f->wfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+				   (off_t)((r->pgoff + a) << PS_PAGE_SHIFT), (off_t)((b - a) << PS_PAGE_SHIFT)))
+			ret = -errno;
+		file_forget_sums(f, r->pgoff + a, r->pgoff + b);
+		ps_external_note(f);
+		forget_pages(r, a, b);
+		real.madvise((void *)region_addr(r, a), (b - a) * PS_PAGE, MADV_DONTNEED);
+		pthread_rwlock_unlock(&f->lock);
+	}
+	regions_leave(&saved);
 	return ret;
 }
 
@@ -493,8 +700,8 @@ int ps_madvise(void *addr, size_t len, int advice)
 	case MADV_FREE:                 /* file mappings: the kernel says EINVAL */
 	case MADV_WIPEONFORK:
 		return -EINVAL;
-	case MADV_REMOVE:               /* needs a writable shared mapping */
-		return -EACCES;
+	case MADV_REMOVE:
+		return remove_range(a, len);
 	case MADV_DONTNEED:
 	case MADV_DONTNEED_LOCKED:
 		return drop_range(a, len, advice);
@@ -508,23 +715,20 @@ int ps_madvise(void *addr, size_t len, int advice)
 	return 0;
 }
 
-static int has_dirty(const struct ps_region *r)
-{
-	for (size_t p = 0; p < r->npages; p++)
-		if (PG_STATE(page_load(r, p)) == PG_DIRTY)
-			return 1;
-	return 0;
-}
-
 void ps_mapping_give_back_all(void)
 {
 	struct ps_region *r;
-	while ((r = region_at(0))) {
-		int flags = MAP_FIXED | (r->private_ ? MAP_PRIVATE : MAP_SHARED);
-		if (has_dirty(r))
-			ps_warn("pages this process wrote privately at %p are lost", (void *)r->start);
-		real.mmap((void *)r->start, r->npages * PS_PAGE, r->prot, flags, r->file->fd,
-			  (off_t)(r->pgoff << PS_PAGE_SHIFT));
-		destroy(r);
+	while ((r = region_at(0)))
+		give_back(r);
+}
+
+void ps_mapping_before_fork(void)
+{
+	struct ps_region *r;
+	for (size_t i = 0; (r = region_at(i));) {
+		if (!r->private_ && r->wp)
+			give_back(r);   /* the registry shifts down: same index */
+		else
+			i++;
 	}
 }

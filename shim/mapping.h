@@ -7,8 +7,9 @@
  * pageshim will not manage keeps the kernel's mapping. Eligible: a regular
  * file on a filesystem with I/O behind it (not tmpfs, ramfs, hugetlbfs,
  * proc, sysfs …), page-aligned offset, not PROT_EXEC, not MAP_HUGETLB,
- * MAP_LOCKED, MAP_SYNC or MAP_GROWSDOWN, MAP_PRIVATE or read-only
- * MAP_SHARED, at least PAGESHIM_MIN_SIZE long, selected by the globs.
+ * MAP_LOCKED, MAP_SYNC or MAP_GROWSDOWN, at least PAGESHIM_MIN_SIZE long,
+ * selected by the globs, and not a second shared mapping of a file that one
+ * of them writes (mapping.c, shared_conflict).
  *
  * Every function returns what the libc call returns, with errno set as the
  * kernel would set it; the wrappers in interpose.c preserve errno on
@@ -30,5 +31,13 @@ int ps_madvise(void *addr, size_t len, int advice);
 /* In a child that cannot be served: map every region's file back with the
  * kernel (private pages written before the fork are lost, and said so). */
 void ps_mapping_give_back_all(void);
+/* Before fork (regions lock held for writing): shared mappings that can be
+ * written go back to the kernel, written back first, so that parent and
+ * child keep sharing them as the kernel's mappings are shared. */
+void ps_mapping_before_fork(void);
+/* Drop the clean pages of region r: the next access reads the file
+ * (ps_regions_lock held). */
+struct ps_region;
+void ps_mapping_drop_clean(struct ps_region *r);
 
 #endif

@@ -23,8 +23,9 @@ static const struct option_def defs[] = {
 	{ "PAGESHIM_CACHE_SIZE", K_SIZE, NULL, "bytes with K/M/G suffix, or N% of RAM",
 	  "memory budget for managed pages (default: 25% of RAM, at most half the memory cgroup limit)",
 	  F(cache_size), 0, 0 },
-	{ "PAGESHIM_MIN_SIZE", K_SIZE, "64K", "bytes with K/M/G suffix",
-	  "mappings shorter than this pass through to the kernel", F(min_size), 0, 0 },
+	{ "PAGESHIM_MIN_SIZE", K_SIZE, "1M", "bytes with K/M/G suffix",
+	  "mappings shorter than this pass through to the kernel, as lock and shared-memory "
+	  "files must (LMDB's lock.mdb, SQLite's -shm)", F(min_size), 0, 0 },
 	{ "PAGESHIM_HANDLERS", K_UINT, "8", "an integer from 1 to 64",
 	  "fault-service threads, and as many read-ahead threads (each has one read in flight)", F(handlers), 1, 64 },
 	{ "PAGESHIM_READAHEAD", K_UINT, "64", "an integer from 1 to 4096 (pages)",

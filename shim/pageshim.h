@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PAGESHIM_STATS_VERSION 1
+#define PAGESHIM_STATS_VERSION 2
 
 /* Monotonic counters, in the order they are emitted. X(name, help). */
 #define PAGESHIM_COUNTERS(X)                                                   \
@@ -34,7 +34,11 @@
 	X(io_errors, "pread errors after retries")                              \
 	X(sigbus_raised, "SIGBUS delivered for managed pages")                  \
 	X(coherence_updates, "resident pages refreshed after the program wrote") \
-	X(prefetch_pages, "pages read for MADV_WILLNEED")
+	X(prefetch_pages, "pages read for MADV_WILLNEED")                       \
+	X(pages_dirtied, "pages the program wrote to, first time since read or written back") \
+	X(pages_written_back, "written pages of shared mappings written to the file") \
+	X(writeback_errors, "write-back runs that failed (the pages stay dirty)") \
+	X(external_modifications, "times a managed file was found changed by another process")
 
 struct pageshim_latency {
 	uint64_t count, p50_us, p99_us, p999_us, max_us;
@@ -48,7 +52,7 @@ struct pageshim_stats {
 	uint64_t budget_bytes;      /* cache budget */
 	uint64_t resident_bytes;    /* managed pages resident now */
 	uint64_t peak_resident_bytes;
-	uint64_t dirty_bytes;       /* private pages written by the program */
+	uint64_t dirty_bytes;       /* pages written by the program, not yet written back */
 	uint64_t mappings_live;     /* managed regions right now */
 #define PAGESHIM_FIELD_(name, help) uint64_t name;
 	PAGESHIM_COUNTERS(PAGESHIM_FIELD_)

@@ -2,6 +2,7 @@
 #include "real.h"
 
 #include <dlfcn.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
@@ -41,6 +42,58 @@ static ssize_t raw_copy_file_range(int i, off_t *io, int o, off_t *oo, size_t l,
 	return syscall(SYS_copy_file_range, i, io, o, oo, l, f);
 }
 static ssize_t raw_pread(int fd, void *b, size_t n, off_t o) { return syscall(SYS_pread64, fd, b, n, o); }
+static ssize_t raw_read(int fd, void *b, size_t n) { return syscall(SYS_read, fd, b, n); }
+static ssize_t raw_readv(int fd, const struct iovec *v, int c) { return syscall(SYS_readv, fd, v, c); }
+static ssize_t raw_preadv(int fd, const struct iovec *v, int c, off_t o)
+{
+	return syscall(SYS_preadv, fd, v, c, o, 0);
+}
+static ssize_t raw_preadv2(int fd, const struct iovec *v, int c, off_t o, int f)
+{
+	return syscall(SYS_preadv2, fd, v, c, o, 0, f);
+}
+static ssize_t raw_sendfile(int out, int in, off_t *o, size_t n) { return syscall(SYS_sendfile, out, in, o, n); }
+static int raw_fcntl(int fd, int cmd, void *arg) { return (int)syscall(SYS_fcntl, fd, cmd, arg); }
+static int raw_flock(int fd, int op) { return (int)syscall(SYS_flock, fd, op); }
+/* lockf is libc's, over fcntl (POSIX: from the current position, len bytes). */
+static int raw_lockf(int fd, int cmd, off_t len)
+{
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_CUR, .l_start = 0, .l_len = len };
+	switch (cmd) {
+	case F_TEST:
+		fl.l_type = F_RDLCK;
+		if (raw_fcntl(fd, F_GETLK, &fl))
+			return -1;
+		if (fl.l_type == F_UNLCK || fl.l_pid == getpid())
+			return 0;
+		errno = EACCES;
+		return -1;
+	case F_ULOCK:
+		fl.l_type = F_UNLCK;
+		return raw_fcntl(fd, F_SETLK, &fl);
+	case F_LOCK:
+		return raw_fcntl(fd, F_SETLKW, &fl);
+	case F_TLOCK:
+		return raw_fcntl(fd, F_SETLK, &fl);
+	}
+	errno = EINVAL;
+	return -1;
+}
+/* Before resolution: libc's own, which adds its signal trampoline. */
+extern int __sigaction(int sig, const struct sigaction *act, struct sigaction *old);
+static int raw_sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+{
+	return __sigaction(sig, act, old);
+}
+static ssize_t raw_splice(int i, off_t *io, int o, off_t *oo, size_t n, unsigned f)
+{
+	return syscall(SYS_splice, i, io, o, oo, n, f);
+}
+__attribute__((noreturn)) static void raw_exit(int status)
+{
+	for (;;)
+		syscall(SYS_exit_group, status);
+}
 static int raw_uffd_ioctl(int fd, unsigned long req, void *arg) { return (int)syscall(SYS_ioctl, fd, req, arg); }
 static ssize_t raw_process_madvise(int pidfd, const struct iovec *v, size_t n, int adv, unsigned f)
 {
@@ -52,7 +105,9 @@ struct ps_real real = {
 	.msync = raw_msync, .madvise = raw_madvise, .write = raw_write, .writev = raw_writev,
 	.pwrite = raw_pwrite, .pwritev = raw_pwritev, .pwritev2 = raw_pwritev2,
 	.ftruncate = raw_ftruncate, .truncate = raw_truncate, .fallocate = raw_fallocate,
-	.copy_file_range = raw_copy_file_range, .pread = raw_pread,
+	.copy_file_range = raw_copy_file_range, .pread = raw_pread, .read = raw_read,
+	.readv = raw_readv, .preadv = raw_preadv, .preadv2 = raw_preadv2, .sendfile = raw_sendfile, .splice = raw_splice,
+	.exit_ = raw_exit, .fcntl = raw_fcntl, .flock = raw_flock, .lockf = raw_lockf, .sigaction = raw_sigaction,
 	.uffd_ioctl = raw_uffd_ioctl, .process_madvise = raw_process_madvise,
 };
 
@@ -95,4 +150,15 @@ void ps_real_resolve(void)
 	HOOK(fallocate, "fallocate64");
 	HOOK(copy_file_range, "copy_file_range");
 	HOOK(pread, "pread64");
+	HOOK(read, "read");
+	HOOK(readv, "readv");
+	HOOK(preadv, "preadv64");
+	HOOK(preadv2, "preadv64v2");
+	HOOK(sendfile, "sendfile64");
+	HOOK(splice, "splice");
+	HOOK(exit_, "_exit");
+	HOOK(fcntl, "fcntl64");
+	HOOK(flock, "flock");
+	HOOK(lockf, "lockf64");
+	HOOK(sigaction, "sigaction");
 }

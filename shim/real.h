@@ -13,6 +13,7 @@
 #ifndef PAGESHIM_REAL_H
 #define PAGESHIM_REAL_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <sys/types.h>
 #include <sys/uio.h>
@@ -35,7 +36,17 @@ struct ps_real {
 	int (*fallocate)(int fd, int mode, off_t off, off_t len);
 	ssize_t (*copy_file_range)(int in, off_t *in_off, int out, off_t *out_off,
 				   size_t len, unsigned flags);
-	/* used by the engine only */
+	ssize_t (*read)(int fd, void *buf, size_t n);
+	ssize_t (*readv)(int fd, const struct iovec *iov, int cnt);
+	ssize_t (*preadv)(int fd, const struct iovec *iov, int cnt, off_t off);
+	ssize_t (*preadv2)(int fd, const struct iovec *iov, int cnt, off_t off, int flags);
+	ssize_t (*sendfile)(int out, int in, off_t *off, size_t n);
+	ssize_t (*splice)(int in, off_t *in_off, int out, off_t *out_off, size_t n, unsigned flags);
+	void (*exit_)(int status) __attribute__((noreturn));    /* _exit */
+	int (*fcntl)(int fd, int cmd, void *arg);       /* every fcntl argument is one word */
+	int (*flock)(int fd, int op);
+	int (*lockf)(int fd, int cmd, off_t len);
+	int (*sigaction)(int sig, const struct sigaction *act, struct sigaction *old);
 	ssize_t (*pread)(int fd, void *buf, size_t n, off_t off);
 	/* ioctl on the userfaultfd: 0 or -1/errno (struct updated as the kernel does) */
 	int (*uffd_ioctl)(int fd, unsigned long req, void *arg);

@@ -31,8 +31,9 @@ enum ps_page_state {
 	PG_EMPTY = 0,           /* not resident: the next access faults */
 	PG_FILLING = 1,         /* a handler is reading it */
 	PG_CLEAN = 2,           /* resident, equal to the file, evictable */
-	PG_DIRTY = 3,           /* resident, written privately (MAP_PRIVATE): never evicted */
-	PG_BUSY = 4,            /* being evicted or refreshed under the cache lock */
+	PG_DIRTY = 3,           /* resident and written: MAP_PRIVATE pages are never evicted,
+				   MAP_SHARED ones are written back first (writeback.h) */
+	PG_BUSY = 4,            /* being evicted, refreshed or written back (cache.h) */
 	PG_POISON = 5,          /* a poison marker stands in for it (see sigbus.c) */
 };
 
@@ -47,7 +48,10 @@ struct ps_region {
 	size_t npages;
 	uint64_t pgoff;                 /* file page of the first page */
 	struct ps_file *file;
-	int private_;                   /* MAP_PRIVATE: pages are installed write-protected */
+	int private_;                   /* MAP_PRIVATE */
+	int wp;                         /* pages are installed write-protected, so that the
+					   first write marks them dirty: MAP_PRIVATE, or
+					   MAP_SHARED of a file open for writing */
 	int prot;                       /* as mapped (for handing the range back to the kernel) */
 	int advice;                     /* MADV_NORMAL / MADV_RANDOM / MADV_SEQUENTIAL */
 	uint32_t *pages;                /* npages words (atomic access only) */

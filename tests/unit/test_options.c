@@ -65,7 +65,7 @@ static void test_defaults(void)
 	check(ps_options_parse(&o, env, RAM, 0, err, sizeof err) == 0, "defaults: got error \"%s\"", err);
 	check(o.cache_size == RAM / 4, "default cache_size: expected %llu, got %llu", U(RAM / 4),
 	      U(o.cache_size));
-	check(o.min_size == 64 << 10, "default min_size: expected 65536, got %llu", U(o.min_size));
+	check(o.min_size == MiB, "default min_size: expected 1 MiB, got %llu", U(o.min_size));
 	check(o.handlers == 8, "default handlers: expected 8, got %u", o.handlers);
 	check(o.readahead == 64, "default readahead: expected 64, got %u", o.readahead);
 	check(o.log == PS_LOG_WARN, "default log: expected warn, got %d", o.log);
@@ -193,7 +193,7 @@ static void test_bad_values(void)
 		check(strstr(err, name), "%.60s: expected the message to name %s, got \"%s\"", cases[i],
 		      name, err);
 		check(err[0] && !strchr(err, '\n'), "%.60s: expected one line, got \"%s\"", cases[i], err);
-		check(o.handlers == 8 && o.min_size == 64 << 10 && o.cache_size == RAM / 4,
+		check(o.handlers == 8 && o.min_size == MiB && o.cache_size == RAM / 4,
 		      "%.60s: expected the defaults after an error, got handlers %u min_size %llu cache %llu",
 		      cases[i], o.handlers, U(o.min_size), U(o.cache_size));
 

@@ -1,0 +1,43 @@
+/* external.h - changes made to managed files by other processes.
+ *
+ * The kernel's page cache is one for every process, so a write by one is
+ * seen by the mappings of all. pageshim's cache is the process's own: it
+ * cannot see another process's writes page by page. It notices them where a
+ * correct program synchronises with other processes:
+ *   - taking a lock on any file (fcntl F_SETLK/F_SETLKW/F_OFD_SETLK[W],
+ *     flock, lockf): any file, because SQLite in WAL mode locks its -shm
+ *     file, not the database it maps;
+ *   - msync(MS_INVALIDATE) of a managed range;
+ *   - mapping a managed file again.
+ * There, a managed file whose modification time, change time or size differs
+ * from what pageshim last saw (after its own writes) was changed by someone
+ * else: its clean pages leave every mapping and its checksums are forgotten,
+ * so the next access reads the file. Pages the program wrote are kept. It is
+ * counted (external_modifications) and said once per file.
+ *
+ * The other direction: releasing a lock (F_UNLCK, LOCK_UN, F_ULOCK) first
+ * writes back the written pages of every managed file, so that the process
+ * taking the lock next reads them.
+ *
+ * Timestamps are fine-grained once someone has asked for them (multigrain
+ * timestamps, Linux 6.13, on ext4, xfs, btrfs and tmpfs), and pageshim asks
+ * after each of its own writes, so a change in the same clock tick still
+ * shows. On older kernels a change by another process within the tick of
+ * this process's own last write, leaving the size alone, can go unnoticed. */
+#ifndef PAGESHIM_EXTERNAL_H
+#define PAGESHIM_EXTERNAL_H
+
+struct ps_file;
+
+/* Remember f's current state as seen: after pageshim or the program wrote
+ * it (f->lock held for writing, or f new). */
+void ps_external_note(struct ps_file *f);
+/* Has f changed since? Then drop its clean pages. ps_regions_lock held,
+ * f->lock not. */
+void ps_external_check(struct ps_file *f);
+/* A lock was taken: check every managed file (program thread, no lock held). */
+void ps_external_locked(void);
+/* A lock is about to be released: write back every written page. */
+void ps_external_unlocking(void);
+
+#endif

@@ -1,0 +1,282 @@
+/* writeback.c - see writeback.h. */
+#include "writeback.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "cache.h"
+#include "external.h"
+#include "file.h"
+#include "guard.h"
+#include "log.h"
+#include "region.h"
+#include "stats.h"
+#include "uffd.h"
+
+#define RUN_MAX 256u            /* pages per write: 1 MiB */
+#define FLUSH_PERIOD_S 30       /* the kernel's dirty_expire_centisecs */
+#define SCAN_PAGES 4096u        /* page words the flusher looks at per hold of the regions lock */
+
+/* Pages [p, p+n) of r are PG_BUSY and the file's lock is held for writing:
+ * protect them, write them, record their checksums. 0 or -errno. */
+static int write_run(struct ps_region *r, size_t p, size_t n)
+{
+	struct ps_file *f = r->file;
+	uintptr_t addr = region_addr(r, p);
+	uint64_t off = (r->pgoff + p) << PS_PAGE_SHIFT;
+	size_t len = n * PS_PAGE;
+	unsigned char vec[RUN_MAX];
+	struct stat st;
+	int err = ps_uffd_writeprotect(addr, len, 1);
+	if (err)
+		return err;
+	if (fstat(f->wfd, &st))
+		return -errno;
+	/* Every page must be there: reading a missing one would fault into a
+	 * handler, which may be waiting for a lock held by our caller. */
+	if (mincore((void *)addr, len, vec))
+		return -errno;
+	for (size_t i = 0; i < n; i++)
+		if (!(vec[i] & 1))
+			return -EFAULT;
+	uint64_t size = (uint64_t)st.st_size;
+	/* Bytes past the end of the file stay in memory, as the kernel's. */
+	size_t bytes = off >= size ? 0 : size - off < len ? (size_t)(size - off) : len;
+	if (bytes)
+		err = file_write(f, (void *)addr, bytes, off);
+	if (err)
+		return err;
+	for (size_t i = 0; i < n; i++) {
+		uint64_t at = off + i * PS_PAGE;
+		/* A re-read of the last page fills its tail with zeros: its sum is
+		 * unknown rather than that of the bytes in memory. */
+		file_set_sum(f, (off >> PS_PAGE_SHIFT) + i,
+			     at + PS_PAGE <= size ? file_sum((const void *)(addr + i * PS_PAGE)) : 0);
+	}
+	PS_COUNT(pages_written_back, n);
+	return 0;
+}
+
+int ps_writeback_region(struct ps_region *r, size_t a, size_t b)
+{
+	struct ps_file *f = r->file;
+	int first_err = 0;
+	if (r->private_ || !r->wp)
+		return 0;
+	for (size_t p = a; p < b && __atomic_load_n(&f->dirty, __ATOMIC_RELAXED);) {
+		if (PG_STATE(page_load(r, p)) != PG_DIRTY) {
+			p++;
+			continue;
+		}
+		pthread_rwlock_wrlock(&f->lock);
+		__atomic_fetch_add(&f->seq, 1, __ATOMIC_ACQ_REL);
+		ps_cache_lock();
+		size_t n = 0;
+		while (p + n < b && n < RUN_MAX && ps_cache_writing(r, p + n) == 0)
+			n++;
+		int err = 0;
+		if (n) {
+			ps_cache_unlock_commit();
+			err = write_run(r, p, n);
+			ps_cache_lock_commit();
+			for (size_t i = 0; i < n; i++)
+				ps_cache_written(r, p + i, !err);
+		}
+		ps_cache_unlock();
+		if (n && !err)
+			ps_external_note(f);
+		pthread_rwlock_unlock(&f->lock);
+		if (err) {
+			PS_COUNT(writeback_errors, 1);
+			ps_warn("cannot write back %zu page(s) of %s at offset %llu: %s", n, f->path,
+				(unsigned long long)((r->pgoff + p) << PS_PAGE_SHIFT), strerror(-err));
+			if (!first_err)
+				first_err = err;
+		}
+		p += n ? n : 1;         /* a page that stopped being dirty meanwhile is skipped */
+	}
+	return first_err;
+}
+
+/* [a, b) of r that lies within [start, end) of the address space. */
+static void clip(const struct ps_region *r, uintptr_t start, uintptr_t end, size_t *a, size_t *b)
+{
+	*a = start > r->start ? (start - r->start) >> PS_PAGE_SHIFT : 0;
+	*b = end < region_end(r) ? (end - r->start + PS_PAGE - 1) >> PS_PAGE_SHIFT : r->npages;
+}
+
+int ps_writeback_range(uintptr_t start, uintptr_t end)
+{
+	int first_err = 0;
+	struct ps_region *r;
+	if (!ps_cache_shared_dirty())
+		return 0;
+	for (size_t i = region_first_after(start); (r = region_at(i)) && r->start < end; i++) {
+		size_t a, b;
+		clip(r, start, end, &a, &b);
+		int err = ps_writeback_region(r, a, b);
+		if (!first_err)
+			first_err = err;
+	}
+	return first_err;
+}
+
+int ps_writeback_file(struct ps_file *f, uint64_t first, uint64_t end)
+{
+	int first_err = 0;
+	for (struct ps_region *r = f->regions; r && __atomic_load_n(&f->dirty, __ATOMIC_RELAXED);
+	     r = r->file_next) {
+		if (end <= r->pgoff || first >= r->pgoff + r->npages)
+			continue;
+		size_t a = first > r->pgoff ? (size_t)(first - r->pgoff) : 0;
+		size_t b = end - r->pgoff < r->npages ? (size_t)(end - r->pgoff) : r->npages;
+		int err = ps_writeback_region(r, a, b);
+		if (!first_err)
+			first_err = err;
+	}
+	return first_err;
+}
+
+/* Write back until at most `target` shared pages are dirty, taking the
+ * regions lock for SCAN_PAGES page words at a time, so that a munmap (a
+ * writer, and preferred) never waits for a whole pass. */
+static void flush_down_to(uint64_t target)
+{
+	uintptr_t at = 0;
+	while (ps_cache_shared_dirty() > target) {
+		pthread_rwlock_rdlock(&ps_regions_lock);
+		struct ps_region *r = region_at(region_first_after(at));
+		if (r) {
+			size_t a, b;
+			clip(r, at, UINTPTR_MAX, &a, &b);
+			b = b - a > SCAN_PAGES ? a + SCAN_PAGES : b;
+			ps_writeback_region(r, a, b);
+			at = region_addr(r, b);
+		}
+		pthread_rwlock_unlock(&ps_regions_lock);
+		if (!r)
+			break;
+	}
+}
+
+static pthread_mutex_t fl_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t fl_cond;
+static int fl_poked, fl_running;
+
+static uint64_t budget_pages(void)
+{
+	struct ps_cache_gauges g;
+	ps_cache_gauges(&g);
+	return g.budget_pages;
+}
+
+static void *flusher_main(void *arg)
+{
+	(void)arg;
+	ps_guard_enter_forever();
+	for (;;) {
+		struct timespec until;
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_sec += FLUSH_PERIOD_S;
+		int timed_out = 0;
+		pthread_mutex_lock(&fl_lock);
+		while (!fl_poked && !timed_out)
+			timed_out = pthread_cond_timedwait(&fl_cond, &fl_lock, &until) == ETIMEDOUT;
+		fl_poked = 0;
+		pthread_mutex_unlock(&fl_lock);
+		flush_down_to(timed_out ? 0 : budget_pages() / 16);
+	}
+	return NULL;
+}
+
+int ps_writeback_start(void)
+{
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&fl_cond, &ca);
+	pthread_condattr_destroy(&ca);
+	pthread_mutex_init(&fl_lock, NULL);
+	fl_poked = 0;
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pthread_t t;
+	int err = pthread_create(&t, NULL, flusher_main, NULL);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (err)
+		return -err;
+	pthread_setname_np(t, "pageshim-flush");
+	pthread_detach(t);
+	__atomic_store_n(&fl_running, 1, __ATOMIC_RELEASE);
+	return 0;
+}
+
+int ps_writeback_fork_child(void)
+{
+	__atomic_store_n(&fl_running, 0, __ATOMIC_RELEASE);
+	return ps_writeback_start();
+}
+
+void ps_writeback_dirtied(void)
+{
+	uint64_t dirty = ps_cache_shared_dirty(), budget = budget_pages();
+	if (dirty > budget / 2) {
+		flush_down_to(budget / 4);
+	} else if (dirty > budget / 8 && __atomic_load_n(&fl_running, __ATOMIC_ACQUIRE)) {
+		pthread_mutex_lock(&fl_lock);
+		fl_poked = 1;
+		pthread_cond_signal(&fl_cond);
+		pthread_mutex_unlock(&fl_lock);
+	}
+}
+
+/* Async-signal-safe: no lock waited for, no allocation, no state changed.
+ * A page being written back (PG_BUSY) is written again: harmless. */
+void ps_writeback_dying(void)
+{
+	if (!ps_cache_shared_dirty())
+		return;
+	/* The registry may be changing under a thread this signal stopped
+	 * (or this one): take it for reading if it can be had soon. */
+	int locked = 0;
+	for (int i = 0; i < 50 && !(locked = !pthread_rwlock_tryrdlock(&ps_regions_lock)); i++)
+		nanosleep(&(struct timespec){ .tv_nsec = 1000000 }, NULL);
+	struct ps_region *r;
+	for (size_t i = 0; (r = region_at(i)); i++) {
+		struct stat st;
+		if (r->private_ || !r->wp || fstat(r->file->wfd, &st))
+			continue;
+		for (size_t p = 0, e; p < r->npages; p = e) {
+			e = p + 1;
+			unsigned s0 = PG_STATE(page_load(r, p));
+			if (s0 != PG_DIRTY && s0 != PG_BUSY)
+				continue;
+			for (unsigned se; e < r->npages && e - p < RUN_MAX &&
+			     ((se = PG_STATE(page_load(r, e))) == PG_DIRTY || se == PG_BUSY);)
+				e++;
+			uint64_t off = (r->pgoff + p) << PS_PAGE_SHIFT, size = (uint64_t)st.st_size;
+			size_t len = (e - p) * PS_PAGE;
+			if (off < size)
+				file_write(r->file, (void *)region_addr(r, p),
+					   size - off < len ? (size_t)(size - off) : len, off);
+		}
+	}
+	if (locked)
+		pthread_rwlock_unlock(&ps_regions_lock);
+}
+
+void ps_writeback_all(void)
+{
+	if (!ps_cache_shared_dirty())
+		return;
+	sigset_t saved;
+	regions_enter(0, &saved);
+	ps_writeback_range(0, UINTPTR_MAX);
+	regions_leave(&saved);
+}
