@@ -33,6 +33,7 @@ static uint64_t budget;                 /* pages */
 static unsigned batch;                  /* pages per eviction */
 static uint64_t resident, peak, dirty;  /* pages (atomic) */
 static uint64_t shared_dirty;           /* of `dirty`, those of MAP_SHARED mappings (atomic) */
+static uint64_t spilled;                /* PG_SPILLED pages, not resident (atomic) */
 
 static struct victim {
 	uintptr_t addr;
@@ -300,10 +301,43 @@ void ps_cache_written(struct ps_region *r, size_t page, int ok)
 	ps_cache_installed(r, page, PS_HINT_NORMAL);
 }
 
+static void count_spilled(struct ps_region *r, int64_t n)
+{
+	__atomic_fetch_add(&spilled, (uint64_t)n, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&r->file->spilled, (uint64_t)n, __ATOMIC_RELAXED);
+}
+
+void ps_cache_spilled(struct ps_region *r, size_t page)
+{
+	count_dirty(r, -1);
+	count_spilled(r, 1);
+	page_store(r, page, PG_WORD(PG_SPILLED, 0));
+	ps_cache_unreserve(1);
+	PS_COUNT(pages_spilled, 1);
+}
+
+void ps_cache_respilled(struct ps_region *r, size_t page)
+{
+	count_spilled(r, 1);
+	page_store(r, page, PG_WORD(PG_SPILLED, 0));
+}
+
+int ps_cache_unspill(struct ps_region *r, size_t page, unsigned to)
+{
+	uint32_t expect = PG_WORD(PG_SPILLED, 0);
+	if (!page_cas(r, page, &expect, PG_WORD(to, 0)))
+		return -EAGAIN;
+	count_spilled(r, -1);
+	return 0;
+}
+
 void ps_cache_forget(struct ps_region *r, size_t page)
 {
 	uint32_t w = page_load(r, page);
 	switch (PG_STATE(w)) {
+	case PG_SPILLED:
+		ps_cache_unspill(r, page, PG_EMPTY);
+		return;
 	case PG_CLEAN:
 		if (PG_NODE(w))
 			ps_policy_remove(&policy, PG_NODE(w));
@@ -342,4 +376,9 @@ void ps_cache_gauges(struct ps_cache_gauges *g)
 uint64_t ps_cache_shared_dirty(void)
 {
 	return __atomic_load_n(&shared_dirty, __ATOMIC_RELAXED);
+}
+
+uint64_t ps_cache_unwritten(void)
+{
+	return ps_cache_shared_dirty() + __atomic_load_n(&spilled, __ATOMIC_RELAXED);
 }

@@ -70,6 +70,14 @@ int ps_cache_make_dirty(struct ps_region *r, size_t page);
  * evictable again, or, when the write failed (ok = 0), PG_DIRTY again. */
 int ps_cache_writing(struct ps_region *r, size_t page);
 void ps_cache_written(struct ps_region *r, size_t page, int ok);
+/* A PG_BUSY written page went to the spill file and left memory:
+ * PG_SPILLED, no longer resident. */
+void ps_cache_spilled(struct ps_region *r, size_t page);
+/* A PG_SPILLED page becomes `to` (PG_FILLING to read it back, PG_BUSY to
+ * write it to the file, PG_EMPTY when it is dropped). 0 or -EAGAIN. */
+int ps_cache_unspill(struct ps_region *r, size_t page, unsigned to);
+/* An unspilled page could not be written or read back: PG_SPILLED again. */
+void ps_cache_respilled(struct ps_region *r, size_t page);
 /* A resident page leaves (munmap, MADV_DONTNEED, truncate): PG_EMPTY,
  * node and budget released. The caller zaps the memory. */
 void ps_cache_forget(struct ps_region *r, size_t page);
@@ -87,7 +95,10 @@ struct ps_cache_gauges {
 	uint64_t budget_pages, resident_pages, peak_pages, dirty_pages, shared_dirty_pages;
 };
 void ps_cache_gauges(struct ps_cache_gauges *g);
-/* Dirty pages of MAP_SHARED mappings, which write-back would make clean. */
+/* Dirty pages of MAP_SHARED mappings (resident). */
 uint64_t ps_cache_shared_dirty(void);
+/* Written pages of MAP_SHARED mappings not yet in their file: the dirty
+ * ones, and those spilled (PAGESHIM_WRITEBACK=msync). */
+uint64_t ps_cache_unwritten(void);
 
 #endif

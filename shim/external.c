@@ -8,6 +8,7 @@
 
 #include "cache.h"
 #include "file.h"
+#include "init.h"
 #include "log.h"
 #include "mapping.h"
 #include "region.h"
@@ -71,6 +72,8 @@ void ps_external_locked(void)
 
 void ps_external_unlocking(void)
 {
+	if (ps_opt.writeback == PS_WB_MSYNC)
+		return;         /* the file gets nothing the program did not msync */
 	int saved = errno;
 	ps_writeback_all();
 	errno = saved;

@@ -123,6 +123,7 @@ int file_get(int fd, const struct stat *st, uint64_t pages, struct ps_file **out
 		f->key.ino = st->st_ino;
 		f->fd = reopen(fd, &f->direct);
 		f->wfd = -1;
+		f->spill_fd = -1;
 		f->path = path_of(fd);
 		if (f->fd < 0 || !f->path) {
 			int err = f->fd < 0 ? f->fd : -ENOMEM;
@@ -163,6 +164,8 @@ void file_put(struct ps_file *f)
 	close(f->fd);
 	if (f->wfd >= 0)
 		close(f->wfd);
+	if (f->spill_fd >= 0)
+		close(f->spill_fd);
 	if (f->sums)
 		real.munmap(f->sums, sums_bytes(f->sums_pages));
 	pthread_rwlock_destroy(&f->lock);
@@ -239,6 +242,17 @@ int file_open_write(struct ps_file *f, int fd)
 	if (w < 0)
 		return -errno;
 	f->wfd = w;
+	return 0;
+}
+
+int file_open_spill(struct ps_file *f, const char *dir)
+{
+	if (f->spill_fd >= 0)
+		return 0;
+	int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	f->spill_fd = fd;
 	return 0;
 }
 

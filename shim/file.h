@@ -39,6 +39,9 @@ struct ps_file {
 	int written;                    /* the process writes this file itself */
 	int wfd;                        /* for writing dirty pages back (buffered), or -1 */
 	uint64_t dirty;                 /* its MAP_SHARED pages now PG_DIRTY (atomic) */
+	int spill_fd;                   /* unnamed scratch file, written pages at their file
+					   offsets (PAGESHIM_WRITEBACK=msync), or -1 */
+	uint64_t spilled;               /* its pages now PG_SPILLED (atomic) */
 	char *path;                     /* for messages */
 	unsigned refs;                  /* regions using it */
 	struct ps_region *regions;
@@ -78,6 +81,8 @@ ssize_t file_read(struct ps_file *f, void *buf, size_t len, uint64_t off);
 /* Open the descriptor write-back uses, from the program's `fd` (open for
  * writing): once per file. 0 or -errno. */
 int file_open_write(struct ps_file *f, int fd);
+/* Open f's spill file in `dir` (once). 0 or -errno. */
+int file_open_spill(struct ps_file *f, const char *dir);
 /* Write [off, off+len) from buf through wfd, uncached (RWF_DONTCACHE, so
  * the kernel's page cache does not keep a second copy) where the kernel
  * has it. 0 or -errno once retries are exhausted. */

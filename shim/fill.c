@@ -234,6 +234,44 @@ static void read_ahead(struct ps_region *r, const struct ps_ra_plan *plan, unsig
 	}
 }
 
+/* Bring back a page spilled under PAGESHIM_WRITEBACK=msync, written and
+ * writable. Under the cache lock throughout, with the page PG_BUSY: a write-
+ * back (msync) that meets it waits, then writes it. */
+static void fill_spilled(struct ps_fill_ctx *ctx, struct ps_region *r, size_t page)
+{
+	uintptr_t at = region_addr(r, page);
+	uint64_t off = (r->pgoff + page) << PS_PAGE_SHIFT;
+	int err = 0;
+	ps_cache_reserve(1);
+	ps_cache_lock();
+	if (ps_cache_unspill(r, page, PG_BUSY)) {
+		ps_cache_unlock();              /* someone else took it: look again */
+		ps_cache_unreserve(1);
+		ps_uffd_wake(at, PS_PAGE);
+		return;
+	}
+	ssize_t got;
+	while ((got = real.pread(r->file->spill_fd, ctx->staging, PS_PAGE, (off_t)off)) < 0 && errno == EINTR)
+		;
+	if (got != PS_PAGE)
+		err = got < 0 ? errno : EIO;
+	else
+		err = -ps_uffd_copy(at, ctx->staging, PS_PAGE, 0, NULL);
+	if (err) {
+		ps_cache_respilled(r, page);
+		ps_cache_unreserve(1);
+	} else {
+		ps_cache_installed_dirty(r, page);
+	}
+	ps_cache_unlock();
+	if (err) {
+		ps_warn("cannot read back a written page of %s at offset %llu from the spill file: %s",
+			r->file->path, (unsigned long long)off, strerror(err));
+		ps_uffd_wake(at, PS_PAGE);
+	}
+	ps_cache_trim();
+}
+
 static void serve_missing(struct ps_fill_ctx *ctx, struct ps_region *r, size_t page,
 			  uintptr_t addr, uint32_t tid, int write)
 {
@@ -256,6 +294,9 @@ static void serve_missing(struct ps_fill_ctx *ctx, struct ps_region *r, size_t p
 		case PG_BUSY:
 			ps_cache_wait();
 			continue;
+		case PG_SPILLED:
+			fill_spilled(ctx, r, page);
+			return;
 		default:                /* resident already: the thread just retries */
 			ps_uffd_wake(region_addr(r, page), PS_PAGE);
 			return;
@@ -305,7 +346,7 @@ void ps_fault_serve(struct ps_fill_ctx *ctx, const struct uffd_msg *msg)
 	uint64_t t0 = ps_now_ns();
 	uintptr_t addr = (uintptr_t)msg->arg.pagefault.address;
 	uint64_t flags = msg->arg.pagefault.flags;
-	int shared_write = 0;
+	int shared_write = 0;   /* may have made a page dirty (or read a spilled one back) */
 	PS_COUNT(faults, 1);
 	pthread_rwlock_rdlock(&ps_regions_lock);
 	struct ps_region *r = region_find(addr);
@@ -315,7 +356,7 @@ void ps_fault_serve(struct ps_fill_ctx *ctx, const struct uffd_msg *msg)
 		ps_uffd_wake(addr & ~(uintptr_t)(PS_PAGE - 1), PS_PAGE);
 	} else {
 		size_t page = (addr - r->start) >> PS_PAGE_SHIFT;
-		shared_write = !r->private_ && (flags & UFFD_PAGEFAULT_FLAG_WRITE);
+		shared_write = !r->private_ && r->wp;
 		if (flags & UFFD_PAGEFAULT_FLAG_WP)
 			serve_wp(r, page);
 		else

@@ -332,7 +332,7 @@ static int manage(void *p, size_t len, int prot, int flags, int fd, off_t off, c
 	r->prot = prot;
 	r->advice = MADV_NORMAL;
 	link_to_file(r, f);
-	if (!private_ && wp)
+	if (!private_ && wp && ps_opt.writeback == PS_WB_KERNEL)
 		ps_fatal_arm();         /* its written pages must outlive a fatal signal */
 	return 0;
 }
@@ -422,7 +422,9 @@ void *ps_mremap(void *old, size_t old_size, size_t new_size, int flags, void *ne
 	void *q = MAP_FAILED;
 	/* What the kernel may drop (a shrunk tail, the range a MREMAP_FIXED
 	 * lands on) and what MREMAP_DONTUNMAP leaves empty reads the file. */
-	writeback_or_warn(o, o + pages_of(old_size) * PS_PAGE);
+	if (ps_writeback_keep(o, o + pages_of(old_size) * PS_PAGE))
+		ps_warn("written pages in %p-%p that could not be kept are lost", old,
+			(void *)(o + pages_of(old_size) * PS_PAGE));
 	if (flags & MREMAP_FIXED)
 		writeback_or_warn((uintptr_t)new_addr, (uintptr_t)new_addr + pages_of(new_size) * PS_PAGE);
 	struct ps_region *r = region_find(o);
@@ -436,8 +438,11 @@ void *ps_mremap(void *old, size_t old_size, size_t new_size, int flags, void *ne
 			errno = EINVAL;
 		} else if (newp <= oldp && !(flags & (MREMAP_FIXED | MREMAP_DONTUNMAP)) && r) {
 			q = real.mremap(old, old_size, new_size, flags, new_addr);
-			if (q != MAP_FAILED)
+			if (q != MAP_FAILED) {
+				/* spilled pages of the tail are still to be written */
+				writeback_or_warn(o + newp * PS_PAGE, o + oldp * PS_PAGE);
 				forget_range(o + newp * PS_PAGE, o + oldp * PS_PAGE);
+			}
 		} else {
 			ps_debug("mremap of part of a managed mapping refused");
 			errno = ENOMEM;
@@ -452,6 +457,8 @@ void *ps_mremap(void *old, size_t old_size, size_t new_size, int flags, void *ne
 	if ((flags & MREMAP_FIXED) && (uintptr_t)q != o)
 		forget_range((uintptr_t)q, (uintptr_t)q + newp * PS_PAGE);
 	if (newp < oldp) {
+		if (ps_writeback_region(r, newp, oldp))     /* spilled pages of the tail */
+			ps_warn("%s: written pages of a shrunk mapping could not be written back", r->file->path);
 		forget_pages(r, newp, oldp);
 		r->npages = newp;
 	}
@@ -505,7 +512,7 @@ int ps_mprotect(void *addr, size_t len, int prot)
 		errno = EACCES;
 	} else {
 		/* Write-back reads the pages: do it while they can be read. */
-		if (!(prot & PROT_READ) && ps_writeback_range(a, a + len))
+		if (!(prot & PROT_READ) && ps_writeback_keep(a, a + len))
 			ps_warn("written pages in %p-%p could not be written back before mprotect",
 				addr, (void *)(a + len));
 		ret = real.mprotect(addr, len, prot);
@@ -582,8 +589,8 @@ static int drop_range(uintptr_t start, size_t len, int advice)
 	int ret = 0;
 	regions_enter(0, &saved);
 	/* A shared mapping loses nothing: the next access reads what was written. */
-	if (advice)
-		writeback_or_warn(start, end);
+	if (advice && ps_writeback_keep(start, end))
+		ps_warn("written pages in %p-%p that could not be kept are lost", (void *)start, (void *)end);
 	ps_cache_lock();
 	if (advice)
 		ret = real.madvise((void *)start, len, advice) ? -errno : 0;

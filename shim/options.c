@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum kind { K_SIZE, K_UINT, K_BOOL, K_LOG, K_CORRUPT, K_GLOBS, K_PATH };
+enum kind { K_SIZE, K_UINT, K_BOOL, K_LOG, K_CORRUPT, K_WRITEBACK, K_GLOBS, K_PATH };
 
 struct option_def {
 	const char *name;
@@ -43,6 +43,13 @@ static const struct option_def defs[] = {
 	{ "PAGESHIM_ON_CORRUPT", K_CORRUPT, "warn", "warn or sigbus",
 	  "a page re-read with a different checksum: warn and use the new bytes, or raise SIGBUS",
 	  F(on_corrupt), 0, 0 },
+	{ "PAGESHIM_WRITEBACK", K_WRITEBACK, "kernel", "kernel or msync",
+	  "when written pages of shared mappings reach the file: kernel = as the kernel (also when "
+	  "evicted, and within 30 s); msync = only at msync, munmap and exit, pages over the budget "
+	  "going to a scratch file meanwhile", F(writeback), 0, 0 },
+	{ "PAGESHIM_SPILL_DIR", K_PATH, "/var/tmp", "a directory",
+	  "where PAGESHIM_WRITEBACK=msync keeps written pages over the budget (an unnamed file)",
+	  F(spill_dir), 0, 0 },
 	{ "PAGESHIM_TEST_NO_UFFD", K_BOOL, "0", "1/0, yes/no, on/off, true/false",
 	  "for tests: act as if userfaultfd were refused (everything passes through)",
 	  F(test_no_uffd), 0, 0 },
@@ -122,6 +129,11 @@ static int parse_one(const struct option_def *d, const char *v, struct ps_option
 	case K_CORRUPT:
 		if (!strcmp(v, "warn")) *(enum ps_on_corrupt *)field = PS_CORRUPT_WARN;
 		else if (!strcmp(v, "sigbus")) *(enum ps_on_corrupt *)field = PS_CORRUPT_SIGBUS;
+		else return -EINVAL;
+		return 0;
+	case K_WRITEBACK:
+		if (!strcmp(v, "kernel")) *(enum ps_writeback_mode *)field = PS_WB_KERNEL;
+		else if (!strcmp(v, "msync")) *(enum ps_writeback_mode *)field = PS_WB_MSYNC;
 		else return -EINVAL;
 		return 0;
 	case K_GLOBS:

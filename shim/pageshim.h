@@ -38,6 +38,7 @@
 	X(pages_dirtied, "pages the program wrote to, first time since read or written back") \
 	X(pages_written_back, "written pages of shared mappings written to the file") \
 	X(writeback_errors, "write-back runs that failed (the pages stay dirty)") \
+	X(pages_spilled, "written pages moved to the spill file (PAGESHIM_WRITEBACK=msync)") \
 	X(external_modifications, "times a managed file was found changed by another process")
 
 struct pageshim_latency {

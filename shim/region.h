@@ -35,6 +35,8 @@ enum ps_page_state {
 				   MAP_SHARED ones are written back first (writeback.h) */
 	PG_BUSY = 4,            /* being evicted, refreshed or written back (cache.h) */
 	PG_POISON = 5,          /* a poison marker stands in for it (see sigbus.c) */
+	PG_SPILLED = 6,         /* written, not resident: its bytes wait in the file's spill
+				   file (PAGESHIM_WRITEBACK=msync, writeback.h) */
 };
 
 #define PG_STATE(w) ((unsigned)(w) & 7u)

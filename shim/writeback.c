@@ -7,13 +7,17 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cache.h"
 #include "external.h"
 #include "file.h"
 #include "guard.h"
+#include "init.h"
 #include "log.h"
+#include "real.h"
 #include "region.h"
 #include "stats.h"
 #include "uffd.h"
@@ -22,9 +26,24 @@
 #define FLUSH_PERIOD_S 30       /* the kernel's dirty_expire_centisecs */
 #define SCAN_PAGES 4096u        /* page words the flusher looks at per hold of the regions lock */
 
-/* Pages [p, p+n) of r are PG_BUSY and the file's lock is held for writing:
- * protect them, write them, record their checksums. 0 or -errno. */
-static int write_run(struct ps_region *r, size_t p, size_t n)
+/* Write len bytes from buf at off of fd, all of them. 0 or -errno. */
+static int pwrite_all(int fd, const char *buf, size_t len, uint64_t off)
+{
+	for (size_t done = 0; done < len;) {
+		ssize_t n = pwrite(fd, buf + done, len - done, (off_t)(off + done));
+		if (n > 0)
+			done += (size_t)n;
+		else if (n == 0 || errno != EINTR)
+			return n ? -errno : -EIO;
+	}
+	return 0;
+}
+
+/* Pages [p, p+n) of r were dirty and are PG_BUSY, the file's lock is held
+ * for writing: protect them, then write them to the file (recording their
+ * checksums) or, with `spill`, to the spill file, and drop them from memory.
+ * 0 or -errno. */
+static int write_run(struct ps_region *r, size_t p, size_t n, int spill)
 {
 	struct ps_file *f = r->file;
 	uintptr_t addr = region_addr(r, p);
@@ -35,8 +54,6 @@ static int write_run(struct ps_region *r, size_t p, size_t n)
 	int err = ps_uffd_writeprotect(addr, len, 1);
 	if (err)
 		return err;
-	if (fstat(f->wfd, &st))
-		return -errno;
 	/* Every page must be there: reading a missing one would fault into a
 	 * handler, which may be waiting for a lock held by our caller. */
 	if (mincore((void *)addr, len, vec))
@@ -44,12 +61,19 @@ static int write_run(struct ps_region *r, size_t p, size_t n)
 	for (size_t i = 0; i < n; i++)
 		if (!(vec[i] & 1))
 			return -EFAULT;
+	if (spill) {
+		struct iovec v = { (void *)addr, len };
+		if (!(err = file_open_spill(f, ps_opt.spill_dir)) &&
+		    !(err = pwrite_all(f->spill_fd, (const char *)addr, len, off)) && ps_cache_zap(&v, 1, NULL))
+			err = -EBUSY;   /* mlock()ed: it stays, dirty */
+		return err;
+	}
+	if (fstat(f->wfd, &st))
+		return -errno;
 	uint64_t size = (uint64_t)st.st_size;
 	/* Bytes past the end of the file stay in memory, as the kernel's. */
 	size_t bytes = off >= size ? 0 : size - off < len ? (size_t)(size - off) : len;
-	if (bytes)
-		err = file_write(f, (void *)addr, bytes, off);
-	if (err)
+	if (bytes && (err = file_write(f, (void *)addr, bytes, off)))
 		return err;
 	for (size_t i = 0; i < n; i++) {
 		uint64_t at = off + i * PS_PAGE;
@@ -62,46 +86,115 @@ static int write_run(struct ps_region *r, size_t p, size_t n)
 	return 0;
 }
 
-int ps_writeback_region(struct ps_region *r, size_t a, size_t b)
+/* Pages [p, p+n) of r were spilled and are PG_BUSY, the file's lock held
+ * for writing: copy them from the spill file into the file. 0 or -errno. */
+static int unspill_run(struct ps_region *r, size_t p, size_t n)
+{
+	struct ps_file *f = r->file;
+	uint64_t off = (r->pgoff + p) << PS_PAGE_SHIFT;
+	struct stat st;
+	if (fstat(f->wfd, &st))
+		return -errno;
+	uint64_t size = (uint64_t)st.st_size;
+	size_t left = off >= size ? 0 : size - off < n * PS_PAGE ? (size_t)(size - off) : n * PS_PAGE;
+	while (left) {
+		char page[PS_PAGE];
+		size_t k = left < PS_PAGE ? left : PS_PAGE;
+		ssize_t got = real.pread(f->spill_fd, page, k, (off_t)off);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got != (ssize_t)k)
+			return got < 0 ? -errno : -EIO;
+		int err = file_write(f, page, k, off);
+		if (err)
+			return err;
+		off += k;
+		left -= k;
+	}
+	file_forget_sums(f, r->pgoff + p, r->pgoff + p + n);
+	PS_COUNT(pages_written_back, n);
+	return 0;
+}
+
+/* Claim, under the cache lock, the run of pages from p that are in state
+ * `st` (PG_DIRTY or PG_SPILLED), making them PG_BUSY. */
+static size_t claim_run(struct ps_region *r, size_t p, size_t b, unsigned st)
+{
+	size_t n = 0;
+	while (p + n < b && n < RUN_MAX &&
+	       (st == PG_SPILLED ? ps_cache_unspill(r, p + n, PG_BUSY) : ps_cache_writing(r, p + n)) == 0)
+		n++;
+	return n;
+}
+
+/* The claimed run ended: each page's new state, under the cache lock. */
+static void end_run(struct ps_region *r, size_t p, size_t n, unsigned st, int spill, int err)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (st == PG_SPILLED)
+			err ? ps_cache_respilled(r, p + i) : page_store(r, p + i, PG_EMPTY);
+		else if (spill && !err)
+			ps_cache_spilled(r, p + i);
+		else
+			ps_cache_written(r, p + i, !err);
+	}
+}
+
+/* Write the written pages of [a, b) of r to the file (spilled ones too), or
+ * with `spill` move the dirty ones to the spill file. A page being written
+ * back by another thread, or read back from the spill file, is waited for:
+ * msync returns only once every page written before it is in the file. */
+static int writeback(struct ps_region *r, size_t a, size_t b, int spill)
 {
 	struct ps_file *f = r->file;
 	int first_err = 0;
 	if (r->private_ || !r->wp)
 		return 0;
-	for (size_t p = a; p < b && __atomic_load_n(&f->dirty, __ATOMIC_RELAXED);) {
-		if (PG_STATE(page_load(r, p)) != PG_DIRTY) {
+	for (size_t p = a; p < b && (__atomic_load_n(&f->dirty, __ATOMIC_RELAXED) ||
+				     (!spill && __atomic_load_n(&f->spilled, __ATOMIC_RELAXED)));) {
+		unsigned st = PG_STATE(page_load(r, p));
+		if (st == PG_BUSY) {
+			ps_cache_wait();
+			continue;
+		}
+		if (st != PG_DIRTY && (st != PG_SPILLED || spill)) {
 			p++;
 			continue;
 		}
 		pthread_rwlock_wrlock(&f->lock);
 		__atomic_fetch_add(&f->seq, 1, __ATOMIC_ACQ_REL);
 		ps_cache_lock();
-		size_t n = 0;
-		while (p + n < b && n < RUN_MAX && ps_cache_writing(r, p + n) == 0)
-			n++;
+		size_t n = claim_run(r, p, b, st);
 		int err = 0;
 		if (n) {
 			ps_cache_unlock_commit();
-			err = write_run(r, p, n);
+			err = st == PG_SPILLED ? unspill_run(r, p, n) : write_run(r, p, n, spill);
 			ps_cache_lock_commit();
-			for (size_t i = 0; i < n; i++)
-				ps_cache_written(r, p + i, !err);
+			end_run(r, p, n, st, spill, err);
 		}
 		ps_cache_unlock();
-		if (n && !err)
+		if (n && !err && !spill)
 			ps_external_note(f);
 		pthread_rwlock_unlock(&f->lock);
 		if (err) {
 			PS_COUNT(writeback_errors, 1);
-			ps_warn("cannot write back %zu page(s) of %s at offset %llu: %s", n, f->path,
-				(unsigned long long)((r->pgoff + p) << PS_PAGE_SHIFT), strerror(-err));
+			ps_warn("cannot write %zu page(s) of %s at offset %llu %s: %s", n, f->path,
+				(unsigned long long)((r->pgoff + p) << PS_PAGE_SHIFT),
+				spill ? "to the spill file" : "back", strerror(-err));
 			if (!first_err)
 				first_err = err;
 		}
-		p += n ? n : 1;         /* a page that stopped being dirty meanwhile is skipped */
+		p += n;         /* none: the page changed state meanwhile; look again */
 	}
 	return first_err;
 }
+
+int ps_writeback_region(struct ps_region *r, size_t a, size_t b)
+{
+	return writeback(r, a, b, 0);
+}
+
+static int spilling(void) { return ps_opt.writeback == PS_WB_MSYNC; }
 
 /* [a, b) of r that lies within [start, end) of the address space. */
 static void clip(const struct ps_region *r, uintptr_t start, uintptr_t end, size_t *a, size_t *b)
@@ -114,7 +207,7 @@ int ps_writeback_range(uintptr_t start, uintptr_t end)
 {
 	int first_err = 0;
 	struct ps_region *r;
-	if (!ps_cache_shared_dirty())
+	if (!ps_cache_unwritten())
 		return 0;
 	for (size_t i = region_first_after(start); (r = region_at(i)) && r->start < end; i++) {
 		size_t a, b;
@@ -126,11 +219,26 @@ int ps_writeback_range(uintptr_t start, uintptr_t end)
 	return first_err;
 }
 
+int ps_writeback_keep(uintptr_t start, uintptr_t end)
+{
+	int first_err = 0;
+	struct ps_region *r;
+	if (!ps_cache_shared_dirty())
+		return 0;
+	for (size_t i = region_first_after(start); (r = region_at(i)) && r->start < end; i++) {
+		size_t a, b;
+		clip(r, start, end, &a, &b);
+		int err = writeback(r, a, b, spilling());
+		if (!first_err)
+			first_err = err;
+	}
+	return first_err;
+}
+
 int ps_writeback_file(struct ps_file *f, uint64_t first, uint64_t end)
 {
 	int first_err = 0;
-	for (struct ps_region *r = f->regions; r && __atomic_load_n(&f->dirty, __ATOMIC_RELAXED);
-	     r = r->file_next) {
+	for (struct ps_region *r = f->regions; r; r = r->file_next) {
 		if (end <= r->pgoff || first >= r->pgoff + r->npages)
 			continue;
 		size_t a = first > r->pgoff ? (size_t)(first - r->pgoff) : 0;
@@ -142,9 +250,9 @@ int ps_writeback_file(struct ps_file *f, uint64_t first, uint64_t end)
 	return first_err;
 }
 
-/* Write back until at most `target` shared pages are dirty, taking the
- * regions lock for SCAN_PAGES page words at a time, so that a munmap (a
- * writer, and preferred) never waits for a whole pass. */
+/* Write back (or spill) until at most `target` shared pages are dirty,
+ * taking the regions lock for SCAN_PAGES page words at a time, so that a
+ * munmap (a writer, and preferred) never waits for a whole pass. */
 static void flush_down_to(uint64_t target)
 {
 	uintptr_t at = 0;
@@ -155,7 +263,7 @@ static void flush_down_to(uint64_t target)
 			size_t a, b;
 			clip(r, at, UINTPTR_MAX, &a, &b);
 			b = b - a > SCAN_PAGES ? a + SCAN_PAGES : b;
-			ps_writeback_region(r, a, b);
+			writeback(r, a, b, spilling());
 			at = region_addr(r, b);
 		}
 		pthread_rwlock_unlock(&ps_regions_lock);
@@ -189,7 +297,10 @@ static void *flusher_main(void *arg)
 			timed_out = pthread_cond_timedwait(&fl_cond, &fl_lock, &until) == ETIMEDOUT;
 		fl_poked = 0;
 		pthread_mutex_unlock(&fl_lock);
-		flush_down_to(timed_out ? 0 : budget_pages() / 16);
+		if (!timed_out)
+			flush_down_to(spilling() ? budget_pages() / 4 : budget_pages() / 16);
+		else if (!spilling())   /* the file gets nothing unasked */
+			flush_down_to(0);
 	}
 	return NULL;
 }
@@ -225,10 +336,12 @@ int ps_writeback_fork_child(void)
 
 void ps_writeback_dirtied(void)
 {
+	/* Spilling costs a write and a read back: it waits for half the budget. */
 	uint64_t dirty = ps_cache_shared_dirty(), budget = budget_pages();
-	if (dirty > budget / 2) {
-		flush_down_to(budget / 4);
-	} else if (dirty > budget / 8 && __atomic_load_n(&fl_running, __ATOMIC_ACQUIRE)) {
+	uint64_t background = spilling() ? budget / 2 : budget / 8;
+	if (dirty > background * 2 && dirty > budget / 2) {
+		flush_down_to(background);
+	} else if (dirty > background && __atomic_load_n(&fl_running, __ATOMIC_ACQUIRE)) {
 		pthread_mutex_lock(&fl_lock);
 		fl_poked = 1;
 		pthread_cond_signal(&fl_cond);
@@ -241,7 +354,7 @@ void ps_writeback_dirtied(void)
 void ps_writeback_dying(void)
 {
 	if (!ps_cache_shared_dirty())
-		return;
+		return;         /* spilled pages stay: PAGESHIM_WRITEBACK=msync does not arm this */
 	/* The registry may be changing under a thread this signal stopped
 	 * (or this one): take it for reading if it can be had soon. */
 	int locked = 0;
@@ -273,7 +386,7 @@ void ps_writeback_dying(void)
 
 void ps_writeback_all(void)
 {
-	if (!ps_cache_shared_dirty())
+	if (!ps_cache_unwritten())
 		return;
 	sigset_t saved;
 	regions_enter(0, &saved);

@@ -46,6 +46,10 @@ int ps_writeback_fork_child(void);
 int ps_writeback_region(struct ps_region *r, size_t a, size_t b);
 /* Every region's pages within [start, end) of the address space. */
 int ps_writeback_range(uintptr_t start, uintptr_t end);
+/* The range's memory is going (MADV_DONTNEED, mprotect to no access, mremap)
+ * but its written pages must stay: write them back, or under
+ * PAGESHIM_WRITEBACK=msync move them to the spill file. */
+int ps_writeback_keep(uintptr_t start, uintptr_t end);
 /* File pages [first, end) of f, in every region mapping them. */
 int ps_writeback_file(struct ps_file *f, uint64_t first, uint64_t end);
 
