@@ -162,7 +162,12 @@ static int writeback(struct ps_region *r, size_t a, size_t b, int spill)
 			continue;
 		}
 		pthread_rwlock_wrlock(&f->lock);
-		__atomic_fetch_add(&f->seq, 1, __ATOMIC_ACQ_REL);
+		/* A fill of another mapping of the file may have read these file
+		 * pages before the write: it reads again. With no other mapping,
+		 * no fill can be reading them (they are resident here), and a
+		 * bump would only make fills of other pages read again. */
+		if (f->regions != r || r->file_next)
+			__atomic_fetch_add(&f->seq, 1, __ATOMIC_ACQ_REL);
 		ps_cache_lock();
 		size_t n = claim_run(r, p, b, st);
 		int err = 0;
@@ -298,7 +303,7 @@ static void *flusher_main(void *arg)
 		fl_poked = 0;
 		pthread_mutex_unlock(&fl_lock);
 		if (!timed_out)
-			flush_down_to(spilling() ? budget_pages() / 4 : budget_pages() / 16);
+			flush_down_to(budget_pages() / 4);
 		else if (!spilling())   /* the file gets nothing unasked */
 			flush_down_to(0);
 	}
@@ -336,12 +341,10 @@ int ps_writeback_fork_child(void)
 
 void ps_writeback_dirtied(void)
 {
-	/* Spilling costs a write and a read back: it waits for half the budget. */
 	uint64_t dirty = ps_cache_shared_dirty(), budget = budget_pages();
-	uint64_t background = spilling() ? budget / 2 : budget / 8;
-	if (dirty > background * 2 && dirty > budget / 2) {
-		flush_down_to(background);
-	} else if (dirty > background && __atomic_load_n(&fl_running, __ATOMIC_ACQUIRE)) {
+	if (dirty > budget / 4 * 3) {
+		flush_down_to(budget / 2);
+	} else if (dirty > budget / 2 && __atomic_load_n(&fl_running, __ATOMIC_ACQUIRE)) {
 		pthread_mutex_lock(&fl_lock);
 		fl_poked = 1;
 		pthread_cond_signal(&fl_cond);

@@ -20,12 +20,20 @@
  *
  * Who writes back: msync, munmap and everything else that drops a range,
  * exit and _exit, the program's own reads and writes of the file
- * (coherence.h), and the flusher thread: when dirty shared pages pass an
- * eighth of the budget it writes them until they are under a sixteenth, and
- * every FLUSH_PERIOD_S seconds it writes them all. A handler that dirties a
- * page while half the budget is dirty writes a quarter of the budget back
+ * (coherence.h), and the flusher thread: when dirty shared pages pass half
+ * the budget it writes them until they are under a quarter, and every
+ * FLUSH_PERIOD_S seconds it writes them all. A handler that serves a fault
+ * while three quarters of the budget are dirty writes back down to half
  * itself, so a writer cannot outrun the flusher (the kernel's dirty
- * throttling does the same). */
+ * throttling does the same). Half the budget, not the kernel's 10% of
+ * memory: a page written back is write-protected again, and a page the
+ * program keeps writing (a B-tree's root, a hash table's buckets) would
+ * otherwise fault and be written over and over.
+ *
+ * Under PAGESHIM_WRITEBACK=msync the same thresholds move written pages to
+ * the file's spill file instead (file.h), and nothing is written to the
+ * file unasked: no periodic pass, no write-back at unlock, before the
+ * program's own reads and writes, or at a fatal signal. */
 #ifndef PAGESHIM_WRITEBACK_H
 #define PAGESHIM_WRITEBACK_H
 
