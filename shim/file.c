@@ -123,6 +123,7 @@ int file_get(int fd, const struct stat *st, uint64_t pages, struct ps_file **out
 		f->key.ino = st->st_ino;
 		f->fd = reopen(fd, &f->direct);
 		f->wfd = -1;
+		f->wfd_direct = -1;
 		f->spill_fd = -1;
 		f->path = path_of(fd);
 		if (f->fd < 0 || !f->path) {
@@ -164,6 +165,8 @@ void file_put(struct ps_file *f)
 	close(f->fd);
 	if (f->wfd >= 0)
 		close(f->wfd);
+	if (f->wfd_direct >= 0)
+		close(f->wfd_direct);
 	if (f->spill_fd >= 0)
 		close(f->spill_fd);
 	if (f->sums)
@@ -242,6 +245,10 @@ int file_open_write(struct ps_file *f, int fd)
 	if (w < 0)
 		return -errno;
 	f->wfd = w;
+	if (f->direct) {
+		snprintf(proc, sizeof proc, "/proc/self/fd/%d", w);
+		f->wfd_direct = open(proc, O_RDWR | O_CLOEXEC | O_DIRECT);
+	}
 	return 0;
 }
 
@@ -256,15 +263,16 @@ int file_open_spill(struct ps_file *f, const char *dir)
 	return 0;
 }
 
-int file_write(struct ps_file *f, const void *buf, size_t len, uint64_t off)
+/* pwritev2 all of [off, off+len) from buf to fd; EINTR and transient
+ * errors retried. 0 or -errno. */
+static int write_all(int fd, const char *buf, size_t len, uint64_t off, int flags)
 {
 	static int cached;      /* the kernel refused RWF_DONTCACHE (before 6.14) */
-	size_t done = 0;
 	int tries = 0;
-	while (done < len) {
+	for (size_t done = 0; done < len;) {
 		struct iovec v = { (char *)buf + done, len - done };
-		int flags = __atomic_load_n(&cached, __ATOMIC_RELAXED) ? 0 : PS_RWF_DONTCACHE;
-		ssize_t n = real.pwritev2(f->wfd, &v, 1, (off_t)(off + done), flags);
+		int fl = flags & ~(__atomic_load_n(&cached, __ATOMIC_RELAXED) ? PS_RWF_DONTCACHE : 0);
+		ssize_t n = real.pwritev2(fd, &v, 1, (off_t)(off + done), fl);
 		if (n > 0) {
 			done += (size_t)n;
 			continue;
@@ -272,7 +280,7 @@ int file_write(struct ps_file *f, const void *buf, size_t len, uint64_t off)
 		int err = n == 0 ? EIO : errno;
 		if (err == EINTR)
 			continue;
-		if (err == EOPNOTSUPP && flags) {
+		if (err == EOPNOTSUPP && (fl & PS_RWF_DONTCACHE)) {
 			__atomic_store_n(&cached, 1, __ATOMIC_RELAXED);
 			continue;
 		}
@@ -283,6 +291,24 @@ int file_write(struct ps_file *f, const void *buf, size_t len, uint64_t off)
 		return -err;
 	}
 	return 0;
+}
+
+int file_write(struct ps_file *f, const void *buf, size_t len, uint64_t off)
+{
+	size_t whole = 0;
+	if (f->wfd_direct >= 0 && !__atomic_load_n(&f->direct_refused, __ATOMIC_RELAXED) &&
+	    !((uintptr_t)buf & (PS_PAGE - 1)) && !(off & (PS_PAGE - 1)))
+		whole = len & ~(size_t)(PS_PAGE - 1);
+	if (whole) {
+		int err = write_all(f->wfd_direct, buf, whole, off, 0);
+		if (err == -EINVAL) {   /* the filesystem refuses O_DIRECT writes */
+			__atomic_store_n(&f->direct_refused, 1, __ATOMIC_RELAXED);
+			whole = 0;
+		} else if (err) {
+			return err;
+		}
+	}
+	return write_all(f->wfd, (const char *)buf + whole, len - whole, off + whole, PS_RWF_DONTCACHE);
 }
 
 uint64_t file_sum(const void *page)

@@ -38,6 +38,8 @@ struct ps_file {
 	int direct;                     /* fd has O_DIRECT */
 	int written;                    /* the process writes this file itself */
 	int wfd;                        /* for writing dirty pages back (buffered), or -1 */
+	int wfd_direct;                 /* the same with O_DIRECT, or -1 */
+	int direct_refused;             /* the filesystem refused an O_DIRECT write (atomic) */
 	uint64_t dirty;                 /* its MAP_SHARED pages now PG_DIRTY (atomic) */
 	int spill_fd;                   /* unnamed scratch file, written pages at their file
 					   offsets (PAGESHIM_WRITEBACK=msync), or -1 */
@@ -83,9 +85,10 @@ ssize_t file_read(struct ps_file *f, void *buf, size_t len, uint64_t off);
 int file_open_write(struct ps_file *f, int fd);
 /* Open f's spill file in `dir` (once). 0 or -errno. */
 int file_open_spill(struct ps_file *f, const char *dir);
-/* Write [off, off+len) from buf through wfd, uncached (RWF_DONTCACHE, so
- * the kernel's page cache does not keep a second copy) where the kernel
- * has it. 0 or -errno once retries are exhausted. */
+/* Write [off, off+len) from buf: whole pages with O_DIRECT where the file
+ * takes it, the rest (a partial last page) buffered and uncached
+ * (RWF_DONTCACHE, 6.14), so that the kernel's page cache keeps no second
+ * copy. 0 or -errno once retries are exhausted. */
 int file_write(struct ps_file *f, const void *buf, size_t len, uint64_t off);
 
 /* XXH3-64 of one page, never 0 (0 means unknown). */

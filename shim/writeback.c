@@ -303,7 +303,7 @@ static void *flusher_main(void *arg)
 		fl_poked = 0;
 		pthread_mutex_unlock(&fl_lock);
 		if (!timed_out)
-			flush_down_to(budget_pages() / 4);
+			flush_down_to(budget_pages() / 2);
 		else if (!spilling())   /* the file gets nothing unasked */
 			flush_down_to(0);
 	}
@@ -342,9 +342,9 @@ int ps_writeback_fork_child(void)
 void ps_writeback_dirtied(void)
 {
 	uint64_t dirty = ps_cache_shared_dirty(), budget = budget_pages();
-	if (dirty > budget / 4 * 3) {
-		flush_down_to(budget / 2);
-	} else if (dirty > budget / 2 && __atomic_load_n(&fl_running, __ATOMIC_ACQUIRE)) {
+	if (dirty > budget / 8 * 7) {
+		flush_down_to(budget / 4 * 3);
+	} else if (dirty > budget / 4 * 3 && __atomic_load_n(&fl_running, __ATOMIC_ACQUIRE)) {
 		pthread_mutex_lock(&fl_lock);
 		fl_poked = 1;
 		pthread_cond_signal(&fl_cond);
