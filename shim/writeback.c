@@ -208,36 +208,29 @@ static void clip(const struct ps_region *r, uintptr_t start, uintptr_t end, size
 	*b = end < region_end(r) ? (end - r->start + PS_PAGE - 1) >> PS_PAGE_SHIFT : r->npages;
 }
 
-int ps_writeback_range(uintptr_t start, uintptr_t end)
+/* writeback() over every region's part of [start, end). */
+static int writeback_range(uintptr_t start, uintptr_t end, int spill)
 {
 	int first_err = 0;
 	struct ps_region *r;
-	if (!ps_cache_unwritten())
-		return 0;
 	for (size_t i = region_first_after(start); (r = region_at(i)) && r->start < end; i++) {
 		size_t a, b;
 		clip(r, start, end, &a, &b);
-		int err = ps_writeback_region(r, a, b);
+		int err = writeback(r, a, b, spill);
 		if (!first_err)
 			first_err = err;
 	}
 	return first_err;
 }
 
+int ps_writeback_range(uintptr_t start, uintptr_t end)
+{
+	return ps_cache_unwritten() ? writeback_range(start, end, 0) : 0;
+}
+
 int ps_writeback_keep(uintptr_t start, uintptr_t end)
 {
-	int first_err = 0;
-	struct ps_region *r;
-	if (!ps_cache_shared_dirty())
-		return 0;
-	for (size_t i = region_first_after(start); (r = region_at(i)) && r->start < end; i++) {
-		size_t a, b;
-		clip(r, start, end, &a, &b);
-		int err = writeback(r, a, b, spilling());
-		if (!first_err)
-			first_err = err;
-	}
-	return first_err;
+	return ps_cache_shared_dirty() ? writeback_range(start, end, spilling()) : 0;
 }
 
 int ps_writeback_file(struct ps_file *f, uint64_t first, uint64_t end)
