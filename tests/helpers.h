@@ -10,6 +10,8 @@
  *                         at offset o is pat_word(o, seed)
  *   expect_pattern/zero/bytes/file   compare memory, report the first
  *                         difference (offset, expected, got)
+ *   expect_file_is/path_is           the file (pread) equals the expected bytes
+ *   raw_pread()           read the file by the raw syscall, no library in the way
  *   probe()/expect_signal()          touch one byte; catch SIGBUS/SIGSEGV in
  *                         the touching thread and report signo, si_code, si_addr
  *   stats_get()/expect_*()           the library's counters; no-ops under
@@ -193,6 +195,25 @@ HELPER uint64_t file_size(int fd)
 	return (uint64_t)st.st_size;
 }
 
+/* All of [off, off+len) of fd by raw pread64 syscalls: nothing of the
+ * library's (no interposed pread) in the way. */
+HELPER void raw_pread(int fd, void *buf, size_t len, uint64_t off, const char *what)
+{
+	for (size_t done = 0; done < len;) {
+		long n = syscall(SYS_pread64, fd, (char *)buf + done, len - done, (off_t)(off + done));
+		check(n > 0, "%s: raw pread64(%zu at %llu): %s", what, len - done, U(off + done),
+		      n < 0 ? strerror(errno) : "end of file");
+		done += (size_t)n;
+	}
+}
+
+/* Read one byte of each of pages [from, to) of m (fault them in). */
+HELPER void touch_pages(const uint8_t *m, int from, int to)
+{
+	for (int pg = from; pg < to; pg++)
+		(void)*(volatile const uint8_t *)(m + pg * PAGE);
+}
+
 /* ---- comparing memory -------------------------------------------------- */
 
 /* p holds what should be file offset `off` of the file of `seed`. */
@@ -234,8 +255,8 @@ HELPER void expect_bytes(const void *got, const void *want, size_t len, const ch
 		      i / PAGE, i % PAGE, w[i], g[i]);
 }
 
-/* p must equal what a direct pread of fd returns at [off, off+len). */
-HELPER void expect_file(int fd, const void *p, uint64_t off, size_t len, const char *what)
+/* [off, off+len) of fd by one pread, in a buffer to free. */
+HELPER uint8_t *pread_all(int fd, uint64_t off, size_t len, const char *what)
 {
 	DOING(what);
 	uint8_t *buf = malloc(len ? len : 1);
@@ -243,8 +264,35 @@ HELPER void expect_file(int fd, const void *p, uint64_t off, size_t len, const c
 	ssize_t n = pread(fd, buf, len, (off_t)off);
 	check(n == (ssize_t)len, "%s: pread(%zu at %llu) returned %zd: %s", what, len, U(off), n,
 	      n < 0 ? strerror(errno) : "short");
+	return buf;
+}
+
+/* p must equal what a direct pread of fd returns at [off, off+len). */
+HELPER void expect_file(int fd, const void *p, uint64_t off, size_t len, const char *what)
+{
+	uint8_t *buf = pread_all(fd, off, len, what);
 	expect_bytes(p, buf, len, what);
 	free(buf);
+}
+
+/* The other way round: a pread of fd at [off, off+len) returns `want`
+ * (expected: want, got: the file; byte numbers count from off). */
+HELPER void expect_file_is(int fd, const void *want, uint64_t off, size_t len, const char *what)
+{
+	uint8_t *buf = pread_all(fd, off, len, what);
+	expect_bytes(buf, want, len, what);
+	free(buf);
+}
+
+/* The file at path, read through a descriptor of its own, is `len` bytes
+ * long and holds `want`. */
+HELPER void expect_path_is(const char *path, const void *want, size_t len, const char *what)
+{
+	int fd = xopen(path, O_RDONLY);
+	check(file_size(fd) == len, "%s: file size %llu, expected %llu", what, U(file_size(fd)),
+	      U(len));
+	expect_file_is(fd, want, 0, len, what);
+	ok(close(fd));
 }
 
 /* ---- catching faults --------------------------------------------------- */
@@ -417,6 +465,17 @@ HELPER void expect_managed(const struct pageshim_stats *a, const struct pageshim
 	check(b->mappings_passthrough == a->mappings_passthrough,
 	      "%s: expected mappings_passthrough to stay %llu, got %llu", what,
 	      U(a->mappings_passthrough), U(b->mappings_passthrough));
+}
+
+/* Under pageshim: counter `field` of struct pageshim_stats (pages_written_back,
+ * pages_dirtied, external_modifications, ...) grew by at least n from a to b. */
+#define expect_grew(a, b, field, n, what) expect_grew_((a)->field, (b)->field, #field, n, what)
+HELPER void expect_grew_(uint64_t x, uint64_t y, const char *field, uint64_t n, const char *what)
+{
+	if (!T.shim)
+		return;
+	check(y >= x && y - x >= n, "%s: expected %s to grow by >= %llu, got %llu -> %llu", what,
+	      field, U(n), U(x), U(y));
 }
 
 /* Under pageshim: at least `pages` pages were filled from the file. */

@@ -69,51 +69,6 @@ static uint8_t model[SIZE];     /* what the file must hold */
 static const char *me;          /* "A" or "B" */
 static pid_t child;             /* in A: B */
 
-/* ---- stats counters the library may not have yet ------------------------ */
-
-/* Counter `name` of s, looked up by its name in PAGESHIM_COUNTERS, so this
- * compiles before the library has it. 0 under the kernel; under pageshim a
- * counter the library lacks (or did not fill) fails the test. */
-static uint64_t counter(const struct pageshim_stats *s, const char *name)
-{
-	if (!T.shim)
-		return 0;
-#define C_(n, h)                                                                         \
-	if (!strcmp(name, #n)) {                                                         \
-		check(offsetof(struct pageshim_stats, n) + sizeof s->n <= s->size,       \
-		      "stats: the library filled %u bytes, not counter %s", s->size, #n);  \
-		return s->n;                                                             \
-	}
-	PAGESHIM_COUNTERS(C_)
-#undef C_
-	fail("stats: struct pageshim_stats has no counter %s (shim/pageshim.h)", name);
-}
-
-/* Under pageshim: counter `name` grew by at least min from a to b. */
-static void expect_grew(const struct pageshim_stats *a, const struct pageshim_stats *b,
-			const char *name, uint64_t min, const char *what)
-{
-	if (!T.shim)
-		return;
-	uint64_t x = counter(a, name), y = counter(b, name);
-	check(y >= x && y - x >= min, "%s: expected %s to grow by >= %llu, got %llu -> %llu", what,
-	      name, U(min), U(x), U(y));
-}
-
-/* A pread of fd at [off, off+len) returns `want` (expected: want, got: the
- * file; byte numbers count from off). */
-static void expect_file_is(int fd, const void *want, uint64_t off, size_t len, const char *what)
-{
-	DOING(what);
-	uint8_t *buf = malloc(len ? len : 1);
-	check(buf, "malloc %zu", len);
-	ssize_t n = pread(fd, buf, len, (off_t)off);
-	check(n == (ssize_t)len, "%s: pread(%zu at %llu) returned %zd: %s", what, len, U(off), n,
-	      n < 0 ? strerror(errno) : "short");
-	expect_bytes(buf, want, len, what);
-	free(buf);
-}
-
 /* ---- pipes, locks ---------------------------------------------------------- */
 
 static void put(int fd, char c)
@@ -247,18 +202,15 @@ static void run(int is_a, int rd, int wr)
 			 writing ? "writer" : "reader", ph + 1, p->name);
 		stats_print(what, &s2);
 		if (!writing)
-			expect_grew(&s1, &s2, "external_modifications", 1, what);
+			expect_grew(&s1, &s2, external_modifications, 1, what);
 		else if (p->by_map)
-			expect_grew(&s1, &s2, "pages_written_back", ROUNDS, what);
+			expect_grew(&s1, &s2, pages_written_back, ROUNDS, what);
 	}
 
 	snprintf(what, sizeof what, "%s: its mapping at the end", me);
 	expect_bytes(m, model, SIZE, what);
-	int fd2 = xopen(path, O_RDONLY);
 	snprintf(what, sizeof what, "%s: the file at the end (a descriptor of its own)", me);
-	check(file_size(fd2) == SIZE, "%s: size %llu, expected %lu", what, U(file_size(fd2)), SIZE);
-	expect_file_is(fd2, model, 0, SIZE, what);
-	ok(close(fd2));
+	expect_path_is(path, model, SIZE, what);
 	ok(munmap(m, SIZE));
 	ok(close(fd));
 }

@@ -27,28 +27,6 @@
 #define PARTIAL_OFF (5 * PAGE + 777)    /* page 5: one of the pages left alone */
 #define PARTIAL_LEN 10
 
-/* ---- counters by name (see shared_write.c) ----------------------------- */
-static const struct { const char *name; size_t off; } t_counters[] = {
-#define T_COUNTER_(n, h) { #n, offsetof(struct pageshim_stats, n) },
-	PAGESHIM_COUNTERS(T_COUNTER_)
-#undef T_COUNTER_
-};
-
-static uint64_t counter(const struct pageshim_stats *s, const char *name)
-{
-	for (size_t i = 0; i < ARRAY_SIZE(t_counters); i++) {
-		if (strcmp(t_counters[i].name, name))
-			continue;
-		check(t_counters[i].off + 8 <= s->size,
-		      "stats: counter %s is at byte %zu, the library filled only %u bytes", name,
-		      t_counters[i].off, s->size);
-		uint64_t v;
-		memcpy(&v, (const char *)s + t_counters[i].off, 8);
-		return v;
-	}
-	fail("stats: pageshim.h has no counter %s in PAGESHIM_COUNTERS", name);
-}
-
 /* ---- the ways to end ---------------------------------------------------- */
 
 enum how { RETURN, EXIT, EXIT_THREAD, UNDERSCORE_EXIT, ABORT, SEGV, RAISE_TERM, KILL_TERM, BUS, PIPE };
@@ -137,11 +115,11 @@ static void child(const char *path, const struct way *w, uint64_t seed, int up)
 	if (T.shim) {
 		/* Not >= n: a page written again while its write-back runs may
 		 * not count as dirtied anew (seen: n - 1, no byte lost). */
-		uint64_t x = counter(&a, "pages_dirtied"), y = counter(&b, "pages_dirtied");
-		check(y - x >= n / 2, "child (%s): expected pages_dirtied to grow by >= %llu (%llu pages written), got %llu -> %llu",
-		      w->name, U(n / 2), U(n), U(x), U(y));
-		note("child (%s): %llu pages dirtied, dirty_bytes %llu", w->name, U(y - x),
-		     U(b.dirty_bytes));
+		char what[160];
+		snprintf(what, sizeof what, "child (%s), %llu pages written", w->name, U(n));
+		expect_grew(&a, &b, pages_dirtied, n / 2, what);
+		note("child (%s): %llu pages dirtied, dirty_bytes %llu", w->name,
+		     U(b.pages_dirtied - a.pages_dirtied), U(b.dirty_bytes));
 	}
 	fflush(stdout);
 
@@ -188,16 +166,6 @@ static void child(const char *path, const struct way *w, uint64_t seed, int up)
 	}
 	note("child (%s): still alive", w->name);
 	_exit(99);
-}
-
-static void raw_pread(int fd, void *buf, size_t len, uint64_t off)
-{
-	for (size_t done = 0; done < len;) {
-		long n = syscall(SYS_pread64, fd, (char *)buf + done, len - done, (off_t)(off + done));
-		check(n > 0, "raw pread64(%zu at %llu): %s", len - done, U(off + done),
-		      n < 0 ? strerror(errno) : "end of file");
-		done += (size_t)n;
-	}
 }
 
 static const char *status_text(int st)
@@ -264,10 +232,10 @@ int main(int argc, char **argv)
 		int fd = xopen(path, O_RDONLY);
 		check(file_size(fd) == SIZE, "%s: file size %llu, expected %llu", w->name,
 		      U(file_size(fd)), U(SIZE));
-		raw_pread(fd, got, SIZE, 0);
+		snprintf(what, sizeof what, "the file after the child's %s", w->name);
+		raw_pread(fd, got, SIZE, 0, what);
 		ok(close(fd));
 		expected(want, 0, SIZE, seed_of(i));
-		snprintf(what, sizeof what, "the file after the child's %s", w->name);
 		expect_bytes(got, want, SIZE, what);
 		note("%-36s %-22s file right", w->name, status_text(st));
 	}

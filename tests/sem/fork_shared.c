@@ -37,37 +37,6 @@ static uint8_t *S, *P;
 static uint8_t file_now[NP];                    /* the file (= S) */
 static uint8_t priv[NP];                        /* this process's P */
 
-/* ---- stats counters the library may not have yet ------------------------ */
-
-/* Counter `name` of s, looked up by its name in PAGESHIM_COUNTERS, so this
- * compiles before the library has it. 0 under the kernel; under pageshim a
- * counter the library lacks (or did not fill) fails the test. */
-static uint64_t counter(const struct pageshim_stats *s, const char *name)
-{
-	if (!T.shim)
-		return 0;
-#define C_(n, h)                                                                         \
-	if (!strcmp(name, #n)) {                                                         \
-		check(offsetof(struct pageshim_stats, n) + sizeof s->n <= s->size,       \
-		      "stats: the library filled %u bytes, not counter %s", s->size, #n);  \
-		return s->n;                                                             \
-	}
-	PAGESHIM_COUNTERS(C_)
-#undef C_
-	fail("stats: struct pageshim_stats has no counter %s (shim/pageshim.h)", name);
-}
-
-/* Under pageshim: counter `name` grew by at least min from a to b. */
-static void expect_grew(const struct pageshim_stats *a, const struct pageshim_stats *b,
-			const char *name, uint64_t min, const char *what)
-{
-	if (!T.shim)
-		return;
-	uint64_t x = counter(a, name), y = counter(b, name);
-	check(y >= x && y - x >= min, "%s: expected %s to grow by >= %llu, got %llu -> %llu", what,
-	      name, U(min), U(x), U(y));
-}
-
 /* ---- pipes and children -------------------------------------------------- */
 
 static void put(int fd, char c)
@@ -198,7 +167,7 @@ static void parent(void)
 	ok(close(down[0]));
 	stats_get(&c);
 	stats_print("parent after fork", &c);
-	expect_grew(&b, &c, "pages_written_back", 2, "parent: dirty shared pages 0-1 at fork");
+	expect_grew(&b, &c, pages_written_back, 2, "parent: dirty shared pages 0-1 at fork");
 
 	get(up[0], '1');
 	file_now[4] = 0x64, file_now[12] = 0x6c;        /* the child's */

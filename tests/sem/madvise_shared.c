@@ -35,59 +35,12 @@
 static char *path;
 static uint8_t model[LEN];      /* what the file must hold */
 
-/* ---- stats counters the library may not have yet ------------------------ */
-
-/* Counter `name` of s, looked up by its name in PAGESHIM_COUNTERS, so this
- * compiles before the library has it. 0 under the kernel; under pageshim a
- * counter the library lacks (or did not fill) fails the test. */
-static uint64_t counter(const struct pageshim_stats *s, const char *name)
-{
-	if (!T.shim)
-		return 0;
-#define C_(n, h)                                                                         \
-	if (!strcmp(name, #n)) {                                                         \
-		check(offsetof(struct pageshim_stats, n) + sizeof s->n <= s->size,       \
-		      "stats: the library filled %u bytes, not counter %s", s->size, #n);  \
-		return s->n;                                                             \
-	}
-	PAGESHIM_COUNTERS(C_)
-#undef C_
-	fail("stats: struct pageshim_stats has no counter %s (shim/pageshim.h)", name);
-}
-
-/* Under pageshim: counter `name` grew by at least min from a to b. */
-static void expect_grew(const struct pageshim_stats *a, const struct pageshim_stats *b,
-			const char *name, uint64_t min, const char *what)
-{
-	if (!T.shim)
-		return;
-	uint64_t x = counter(a, name), y = counter(b, name);
-	check(y >= x && y - x >= min, "%s: expected %s to grow by >= %llu, got %llu -> %llu", what,
-	      name, U(min), U(x), U(y));
-}
-
-/* A pread of fd at [off, off+len) returns `want` (expected: want, got: the
- * file; byte numbers count from off). */
-static void expect_file_is(int fd, const void *want, uint64_t off, size_t len, const char *what)
-{
-	DOING(what);
-	uint8_t *buf = malloc(len ? len : 1);
-	check(buf, "malloc %zu", len);
-	ssize_t n = pread(fd, buf, len, (off_t)off);
-	check(n == (ssize_t)len, "%s: pread(%zu at %llu) returned %zd: %s", what, len, U(off), n,
-	      n < 0 ? strerror(errno) : "short");
-	expect_bytes(buf, want, len, what);
-	free(buf);
-}
-
 /* ---- helpers ------------------------------------------------------------- */
 
+/* The file, read through a descriptor of its own, equals the model. */
 static void expect_file_model(const char *what)
 {
-	int fd = xopen(path, O_RDONLY);
-	check(file_size(fd) == LEN, "%s: file size %llu, expected %lu", what, U(file_size(fd)), LEN);
-	expect_file_is(fd, model, 0, LEN, what);
-	ok(close(fd));
+	expect_path_is(path, model, LEN, what);
 }
 
 /* [from, to) is a hole with data at `to`. */
@@ -122,12 +75,6 @@ static uint8_t *map(int oflags, int prot, int flags)
 	return m;
 }
 
-static void touch(const uint8_t *m, int from, int to)
-{
-	for (int pg = from; pg < to; pg++)
-		(void)*(volatile const uint8_t *)(m + pg * PAGE);
-}
-
 static void expect_madvise_fails(void *p, size_t len, int advice, int err, const char *what)
 {
 	DOING(what);
@@ -156,13 +103,13 @@ static void remove_refused(void)
 	struct pageshim_stats a, b;
 	stats_get(&a);
 	uint8_t *s = map(O_RDONLY, PROT_READ, MAP_SHARED);
-	touch(s, 0, 8);
+	touch_pages(s, 0, 8);
 	expect_madvise_fails(s + 4 * PAGE, 2 * PAGE, MADV_REMOVE, EACCES,
 			     "MADV_REMOVE on MAP_SHARED PROT_READ of an O_RDONLY file");
 	expect_bytes(s, model, LEN, "MAP_SHARED of an O_RDONLY file after a refused MADV_REMOVE");
 
 	uint8_t *p = map(O_RDWR, PROT_READ | PROT_WRITE, MAP_PRIVATE);
-	touch(p, 0, 8);
+	touch_pages(p, 0, 8);
 	memset(p + 4 * PAGE, 0x44, PAGE);
 	expect_madvise_fails(p + 4 * PAGE, 2 * PAGE, MADV_REMOVE, EACCES,
 			     "MADV_REMOVE on MAP_PRIVATE|PROT_WRITE");
@@ -174,7 +121,7 @@ static void remove_refused(void)
 		     "MAP_PRIVATE: the rest after a refused MADV_REMOVE");
 
 	uint8_t *r = map(O_RDWR, PROT_READ, MAP_PRIVATE);
-	touch(r, 0, 8);
+	touch_pages(r, 0, 8);
 	expect_madvise_fails(r + 4 * PAGE, 2 * PAGE, MADV_REMOVE, EACCES,
 			     "MADV_REMOVE on MAP_PRIVATE PROT_READ");
 	expect_bytes(r, model, LEN, "MAP_PRIVATE PROT_READ after a refused MADV_REMOVE");
@@ -192,7 +139,7 @@ static void private_dontneed(void)
 	struct pageshim_stats a, b;
 	stats_get(&a);
 	uint8_t *p = map(O_RDWR, PROT_READ | PROT_WRITE, MAP_PRIVATE);
-	touch(p, 0, NP);
+	touch_pages(p, 0, NP);
 	uint8_t mine[PAGE];
 	memset(mine, 0x52, PAGE);
 	memset(p + 2 * PAGE, 0x52, PAGE);
@@ -221,7 +168,7 @@ static void shared_dontneed(void)
 	struct pageshim_stats a, b, c;
 	stats_get(&a);
 	uint8_t *m = map(O_RDWR, PROT_READ | PROT_WRITE, MAP_SHARED);
-	touch(m, 0, 8);
+	touch_pages(m, 0, 8);
 	memset(m + 2 * PAGE, 0x62, PAGE);
 	memset(model + 2 * PAGE, 0x62, PAGE);
 	uint64_t w = 0xfeedfacecafebeefULL;     /* the first touch of page 10 is a store */
@@ -237,7 +184,7 @@ static void shared_dontneed(void)
 	stats_get(&b);
 	stats_print("part 3 after msync", &b);
 	expect_managed(&a, &b, 1, "part 3: MAP_SHARED|PROT_WRITE");
-	expect_grew(&a, &b, "pages_written_back", 2, "part 3: pages 2 and 10");
+	expect_grew(&a, &b, pages_written_back, 2, "part 3: pages 2 and 10");
 
 	memset(m + 4 * PAGE + 100, 0x64, 200);
 	memset(model + 4 * PAGE + 100, 0x64, 200);
@@ -248,7 +195,7 @@ static void shared_dontneed(void)
 	ok(munmap(m, LEN));
 	expect_file_model("file after munmap (page 4 written, MADV_DONTNEED, no msync)");
 	stats_get(&c);
-	expect_grew(&b, &c, "pages_written_back", 1, "part 3: page 4");
+	expect_grew(&b, &c, pages_written_back, 1, "part 3: page 4");
 }
 
 static void shared_remove(void)
@@ -256,7 +203,7 @@ static void shared_remove(void)
 	struct pageshim_stats a, b;
 	stats_get(&a);
 	uint8_t *m = map(O_RDWR, PROT_READ | PROT_WRITE, MAP_SHARED);
-	touch(m, 0, 6);
+	touch_pages(m, 0, 6);
 	memset(m + 4 * PAGE, 0x74, PAGE);       /* written, not synced */
 	memset(m + 3 * PAGE + PAGE - 8, 0x73, 8);
 	memset(model + 3 * PAGE + PAGE - 8, 0x73, 8);
@@ -297,7 +244,7 @@ static void shared_read_only_remove(void)
 	struct pageshim_stats a, b;
 	stats_get(&a);
 	uint8_t *m = map(O_RDWR, PROT_READ, MAP_SHARED);
-	touch(m, 0, NP);
+	touch_pages(m, 0, NP);
 	remove_range(m + 9 * PAGE, 2 * PAGE,
 		     "MADV_REMOVE of pages 9-10 of MAP_SHARED PROT_READ (O_RDWR)");
 	memset(model + 9 * PAGE, 0, 2 * PAGE);

@@ -33,60 +33,12 @@
 static char *path;
 static uint8_t model[LEN];      /* what the file must hold */
 
-/* ---- stats counters the library may not have yet ------------------------ */
-
-/* Counter `name` of s, looked up by its name in PAGESHIM_COUNTERS, so this
- * compiles before the library has it. 0 under the kernel; under pageshim a
- * counter the library lacks (or did not fill) fails the test. */
-static uint64_t counter(const struct pageshim_stats *s, const char *name)
-{
-	if (!T.shim)
-		return 0;
-#define C_(n, h)                                                                         \
-	if (!strcmp(name, #n)) {                                                         \
-		check(offsetof(struct pageshim_stats, n) + sizeof s->n <= s->size,       \
-		      "stats: the library filled %u bytes, not counter %s", s->size, #n);  \
-		return s->n;                                                             \
-	}
-	PAGESHIM_COUNTERS(C_)
-#undef C_
-	fail("stats: struct pageshim_stats has no counter %s (shim/pageshim.h)", name);
-}
-
-/* Under pageshim: counter `name` grew by at least min from a to b. */
-static void expect_grew(const struct pageshim_stats *a, const struct pageshim_stats *b,
-			const char *name, uint64_t min, const char *what)
-{
-	if (!T.shim)
-		return;
-	uint64_t x = counter(a, name), y = counter(b, name);
-	check(y >= x && y - x >= min, "%s: expected %s to grow by >= %llu, got %llu -> %llu", what,
-	      name, U(min), U(x), U(y));
-}
-
-/* A pread of fd at [off, off+len) returns `want` (expected: want, got: the
- * file; byte numbers count from off). */
-static void expect_file_is(int fd, const void *want, uint64_t off, size_t len, const char *what)
-{
-	DOING(what);
-	uint8_t *buf = malloc(len ? len : 1);
-	check(buf, "malloc %zu", len);
-	ssize_t n = pread(fd, buf, len, (off_t)off);
-	check(n == (ssize_t)len, "%s: pread(%zu at %llu) returned %zd: %s", what, len, U(off), n,
-	      n < 0 ? strerror(errno) : "short");
-	expect_bytes(buf, want, len, what);
-	free(buf);
-}
-
 /* ---- helpers ------------------------------------------------------------- */
 
 /* The file, read through a descriptor of its own, equals the model. */
 static void expect_file_model(const char *what)
 {
-	int fd = xopen(path, O_RDONLY);
-	check(file_size(fd) == LEN, "%s: file size %llu, expected %lu", what, U(file_size(fd)), LEN);
-	expect_file_is(fd, model, 0, LEN, what);
-	ok(close(fd));
+	expect_path_is(path, model, LEN, what);
 }
 
 /* Store `b` over [off, off+len) of m and of the model. */
@@ -94,12 +46,6 @@ static void store(uint8_t *m, size_t off, size_t len, uint8_t b)
 {
 	memset(m + off, b, len);
 	memset(model + off, b, len);
-}
-
-static void touch(const uint8_t *m, int from, int to)
-{
-	for (int pg = from; pg < to; pg++)
-		(void)*(volatile const uint8_t *)(m + pg * PAGE);
 }
 
 static void expect_mprotect_fails(void *p, size_t len, int prot, int err, const char *what)
@@ -120,7 +66,7 @@ static void read_only_file(void)
 	int fd = xopen(path, O_RDONLY);
 	uint8_t *m = xmmap(LEN, PROT_READ, MAP_SHARED, fd, 0);
 	ok(close(fd));
-	touch(m, 0, 8);
+	touch_pages(m, 0, 8);
 	expect_mprotect_fails(m, LEN, PROT_READ | PROT_WRITE, EACCES,
 			      "O_RDONLY file, whole mapping made writable");
 	expect_mprotect_fails(m + 9 * PAGE, PAGE, PROT_READ | PROT_WRITE, EACCES,
@@ -145,7 +91,7 @@ static void read_write_file(void)
 	int fd = xopen(path, O_RDWR);
 	uint8_t *m = xmmap(LEN, PROT_READ, MAP_SHARED, fd, 0);
 	ok(close(fd));
-	touch(m, 0, 8);
+	touch_pages(m, 0, 8);
 	expect_signal(m + 2 * PAGE, 1, SIGSEGV, SEGV_ACCERR, "O_RDWR file, PROT_READ: write");
 	stats_get(&b);
 	expect_managed(&a, &b, 1, "O_RDWR file, MAP_SHARED PROT_READ");
@@ -163,7 +109,7 @@ static void read_write_file(void)
 	expect_file_model("file after msync of pages 2, 6, 12");
 	stats_get(&c);
 	stats_print("after the first msync", &c);
-	expect_grew(&b, &c, "pages_written_back", 3, "msync of pages 2, 6 and 12");
+	expect_grew(&b, &c, pages_written_back, 3, "msync of pages 2, 6 and 12");
 
 	store(m, 3 * PAGE, PAGE, 0x33);                 /* read before */
 	store(m, 13 * PAGE, 8, 0x3d);                   /* never touched */
@@ -189,7 +135,7 @@ static void read_write_file(void)
 	expect_file_model("file after msync of pages 3 and 13 (written before PROT_NONE)");
 	stats_get(&b);
 	stats_print("after the second msync", &b);
-	expect_grew(&c, &b, "pages_written_back", 2, "msync of pages 3 and 13");
+	expect_grew(&c, &b, pages_written_back, 2, "msync of pages 3 and 13");
 	ok(munmap(m, LEN));
 	expect_file_model("file after munmap");
 }
@@ -201,7 +147,7 @@ static void part_of_mapping(void)
 	int fd = xopen(path, O_RDWR);
 	uint8_t *m = xmmap(LEN, PROT_READ, MAP_SHARED, fd, 0);
 	ok(close(fd));
-	touch(m, 0, NP);
+	touch_pages(m, 0, NP);
 	DOING("mprotect(PROT_READ|PROT_WRITE) of pages 4-7");
 	ok(mprotect(m + 4 * PAGE, 4 * PAGE, PROT_READ | PROT_WRITE));
 	store(m, 5 * PAGE + 1000, 2000, 0x55);
@@ -220,7 +166,7 @@ static void part_of_mapping(void)
 	ok(munmap(m, LEN));
 	expect_file_model("file after munmap of a mapping whose page 5 was written (no msync)");
 	stats_get(&a);
-	expect_grew(&b, &a, "pages_written_back", 1, "munmap with page 5 written");
+	expect_grew(&b, &a, pages_written_back, 1, "munmap with page 5 written");
 }
 
 int main(void)

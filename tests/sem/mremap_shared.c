@@ -32,51 +32,6 @@
 
 static char *path;
 
-/* ---- stats counters the library may not have yet ------------------------ */
-
-/* Counter `name` of s, looked up by its name in PAGESHIM_COUNTERS, so this
- * compiles before the library has it. 0 under the kernel; under pageshim a
- * counter the library lacks (or did not fill) fails the test. */
-static uint64_t counter(const struct pageshim_stats *s, const char *name)
-{
-	if (!T.shim)
-		return 0;
-#define C_(n, h)                                                                         \
-	if (!strcmp(name, #n)) {                                                         \
-		check(offsetof(struct pageshim_stats, n) + sizeof s->n <= s->size,       \
-		      "stats: the library filled %u bytes, not counter %s", s->size, #n);  \
-		return s->n;                                                             \
-	}
-	PAGESHIM_COUNTERS(C_)
-#undef C_
-	fail("stats: struct pageshim_stats has no counter %s (shim/pageshim.h)", name);
-}
-
-/* Under pageshim: counter `name` grew by at least min from a to b. */
-static void expect_grew(const struct pageshim_stats *a, const struct pageshim_stats *b,
-			const char *name, uint64_t min, const char *what)
-{
-	if (!T.shim)
-		return;
-	uint64_t x = counter(a, name), y = counter(b, name);
-	check(y >= x && y - x >= min, "%s: expected %s to grow by >= %llu, got %llu -> %llu", what,
-	      name, U(min), U(x), U(y));
-}
-
-/* A pread of fd at [off, off+len) returns `want` (expected: want, got: the
- * file; byte numbers count from off). */
-static void expect_file_is(int fd, const void *want, uint64_t off, size_t len, const char *what)
-{
-	DOING(what);
-	uint8_t *buf = malloc(len ? len : 1);
-	check(buf, "malloc %zu", len);
-	ssize_t n = pread(fd, buf, len, (off_t)off);
-	check(n == (ssize_t)len, "%s: pread(%zu at %llu) returned %zd: %s", what, len, U(off), n,
-	      n < 0 ? strerror(errno) : "short");
-	expect_bytes(buf, want, len, what);
-	free(buf);
-}
-
 /* ---- parts 1 and 2 --------------------------------------------------------- */
 
 #define NP0 16                  /* the file at first */
@@ -93,10 +48,7 @@ static void store(uint8_t *m, size_t off, size_t len, uint8_t b)
 
 static void expect_file_model(size_t len, const char *what)
 {
-	int fd = xopen(path, O_RDONLY);
-	check(file_size(fd) == len, "%s: file size %llu, expected %zu", what, U(file_size(fd)), len);
-	expect_file_is(fd, model, 0, len, what);
-	ok(close(fd));
+	expect_path_is(path, model, len, what);
 }
 
 static void grow_and_shrink(void)
@@ -142,7 +94,7 @@ static void grow_and_shrink(void)
 	stats_get(&b);
 	stats_print("after the grow", &b);
 	expect_managed(&a, &b, 1, "grown shared writable mapping");
-	expect_grew(&a, &b, "pages_written_back", 6, "pages 1, 5, 12, 16, 20, 47");
+	expect_grew(&a, &b, pages_written_back, 6, "pages 1, 5, 12, 16, 20, 47");
 
 	/* Shrink, with written and unsynced pages on both sides of the cut. */
 	store(q, 10 * PAGE, PAGE, 0x10);
@@ -165,7 +117,7 @@ static void grow_and_shrink(void)
 	expect_file_model(NP1 * PAGE, "file after the shrink and msync");
 	stats_get(&c);
 	stats_print("after the shrink", &c);
-	expect_grew(&b, &c, "pages_written_back", 4, "pages 10, 30, 40, 44");
+	expect_grew(&b, &c, pages_written_back, 4, "pages 10, 30, 40, 44");
 	ok(munmap(s, NP2 * PAGE));
 	ok(close(fd));
 	expect_file_model(NP1 * PAGE, "file after munmap");
@@ -298,7 +250,7 @@ static void grow_under_readers(void)
 	stats_get(&b);
 	stats_print("after the growth under readers", &b);
 	expect_managed(&a, &b, 1, "mapping grown under readers");
-	expect_grew(&a, &b, "pages_written_back", G_END - G_START, "every page the grower wrote");
+	expect_grew(&a, &b, pages_written_back, G_END - G_START, "every page the grower wrote");
 	expect_in_budget(&b, "after the growth under readers");
 	ok(munmap(G.base, G_END * PAGE));
 	ok(close(fd));

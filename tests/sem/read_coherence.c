@@ -33,28 +33,6 @@
 #define DST_SIZE (16 * PAGE)
 #define DST_OFF (2 * PAGE + 5)  /* where copies land in the other file */
 
-/* ---- counters by name (see shared_write.c) ----------------------------- */
-static const struct { const char *name; size_t off; } t_counters[] = {
-#define T_COUNTER_(n, h) { #n, offsetof(struct pageshim_stats, n) },
-	PAGESHIM_COUNTERS(T_COUNTER_)
-#undef T_COUNTER_
-};
-
-static uint64_t counter(const struct pageshim_stats *s, const char *name)
-{
-	for (size_t i = 0; i < ARRAY_SIZE(t_counters); i++) {
-		if (strcmp(t_counters[i].name, name))
-			continue;
-		check(t_counters[i].off + 8 <= s->size,
-		      "stats: counter %s is at byte %zu, the library filled only %u bytes", name,
-		      t_counters[i].off, s->size);
-		uint64_t v;
-		memcpy(&v, (const char *)s + t_counters[i].off, 8);
-		return v;
-	}
-	fail("stats: pageshim.h has no counter %s in PAGESHIM_COUNTERS", name);
-}
-
 /* ---- state -------------------------------------------------------------- */
 
 static char *path, *dst_path;
@@ -92,16 +70,6 @@ static void dirty(void)
 	put(13 * PAGE + 200, 100, s);
 }
 
-static void raw_pread(int f, void *b, size_t len, uint64_t off)
-{
-	for (size_t done = 0; done < len;) {
-		long n = syscall(SYS_pread64, f, (char *)b + done, len - done, (off_t)(off + done));
-		check(n > 0, "%s: raw pread64(%zu at %llu): %s", what, len - done, U(off + done),
-		      n < 0 ? strerror(errno) : "end of file");
-		done += (size_t)n;
-	}
-}
-
 static void expect_range(const void *got, const char *call)
 {
 	char msg[260];
@@ -116,7 +84,7 @@ static void expect_dst(const char *call)
 	char msg[260];
 	memcpy(dst_model + DST_OFF, model + R_OFF, R_LEN);
 	int f = xopen(dst_path, O_RDONLY);
-	raw_pread(f, d, DST_SIZE, 0);
+	raw_pread(f, d, DST_SIZE, 0, what);
 	ok(close(f));
 	snprintf(msg, sizeof msg, "%s: the other file after %s", what, call);
 	expect_bytes(d, dst_model, DST_SIZE, msg);
@@ -336,14 +304,10 @@ int main(void)
 	stats_get(&c);
 	{
 		static uint8_t f[SIZE];
-		raw_pread(fd2, f, SIZE, 0);
+		raw_pread(fd2, f, SIZE, 0, what);
 		expect_bytes(f, model, SIZE, "the file (raw pread64) after msync(MS_SYNC)");
 	}
-	if (T.shim) {
-		uint64_t x = counter(&b, "pages_written_back"), y = counter(&c, "pages_written_back");
-		check(y - x >= 2, "writes to pages 20-21, then msync: expected pages_written_back to grow by >= 2, got %llu -> %llu",
-		      U(x), U(y));
-	}
+	expect_grew(&b, &c, pages_written_back, 2, "writes to pages 20-21, then msync");
 
 	/* Last, as the library may hand both mappings to the kernel: a second
 	 * mapping made while pages of the first are dirty. */
@@ -357,7 +321,7 @@ int main(void)
 	{
 		static uint8_t f[SIZE];
 		snprintf(what, sizeof what, "munmap");
-		raw_pread(fd2, f, SIZE, 0);
+		raw_pread(fd2, f, SIZE, 0, what);
 		expect_bytes(f, model, SIZE, "the file (raw pread64) after munmap");
 	}
 	p = xmmap(SIZE, PROT_READ, MAP_SHARED, fd2, 0);

@@ -24,55 +24,6 @@
 #define NPAGES (FILE_SIZE / PAGE)
 #define FILE_SEED 1
 
-/* ---- counters by name -------------------------------------------------- */
-/* A counter of struct pageshim_stats looked up by name in pageshim.h's
- * PAGESHIM_COUNTERS, so this compiles before the counter exists. When the
- * counter is not in the header (or the library filled less of the struct)
- * the test fails under pageshim, saying so. */
-static const struct { const char *name; size_t off; } t_counters[] = {
-#define T_COUNTER_(n, h) { #n, offsetof(struct pageshim_stats, n) },
-	PAGESHIM_COUNTERS(T_COUNTER_)
-#undef T_COUNTER_
-};
-
-static uint64_t counter(const struct pageshim_stats *s, const char *name)
-{
-	for (size_t i = 0; i < ARRAY_SIZE(t_counters); i++) {
-		if (strcmp(t_counters[i].name, name))
-			continue;
-		check(t_counters[i].off + 8 <= s->size,
-		      "stats: counter %s is at byte %zu, the library filled only %u bytes", name,
-		      t_counters[i].off, s->size);
-		uint64_t v;
-		memcpy(&v, (const char *)s + t_counters[i].off, 8);
-		return v;
-	}
-	fail("stats: pageshim.h has no counter %s in PAGESHIM_COUNTERS", name);
-}
-
-/* Under pageshim: counter `name` grew by at least n from a to b. */
-static void expect_grew(const struct pageshim_stats *a, const struct pageshim_stats *b,
-			const char *name, uint64_t n, const char *what)
-{
-	if (!T.shim)
-		return;
-	uint64_t x = counter(a, name), y = counter(b, name);
-	check(y - x >= n, "%s: expected %s to grow by >= %llu, got %llu -> %llu", what, name, U(n),
-	      U(x), U(y));
-}
-
-/* ---- the file, by raw syscalls (nothing of the library's in the way) ---- */
-
-static void raw_pread(int fd, void *buf, size_t len, uint64_t off)
-{
-	for (size_t done = 0; done < len;) {
-		long n = syscall(SYS_pread64, fd, (char *)buf + done, len - done, (off_t)(off + done));
-		check(n > 0, "raw pread64(%zu at %llu): %s", len - done, U(off + done),
-		      n < 0 ? strerror(errno) : "end of file");
-		done += (size_t)n;
-	}
-}
-
 static uint8_t *model;          /* what every byte of the file should be */
 
 /* The file (raw) equals the model, all of it. */
@@ -83,8 +34,8 @@ static void expect_file_is_model(int fd, const char *what)
 	check(file_size(fd) == FILE_SIZE, "%s: file size %llu, expected %llu", what,
 	      U(file_size(fd)), U(FILE_SIZE));
 	for (uint64_t off = 0; off < FILE_SIZE; off += MiB) {
-		raw_pread(fd, buf, MiB, off);
 		snprintf(msg, sizeof msg, "%s: the file at MiB %llu", what, U(off / MiB));
+		raw_pread(fd, buf, MiB, off, msg);
 		expect_bytes(buf, model + off, MiB, msg);
 	}
 }
@@ -140,7 +91,7 @@ int main(void)
 	/* 5120 dirty pages, at most budget + reserve resident: the rest were
 	 * evicted, and a dirty page is written back before it is evicted. */
 	if (T.shim && b.budget_bytes + RESERVE < FILE_SIZE / 2)
-		expect_grew(&a, &b, "pages_written_back",
+		expect_grew(&a, &b, pages_written_back,
 			    NPAGES / 2 - (b.budget_bytes + RESERVE) / PAGE, "eviction of dirty pages");
 
 	/* pread on another descriptor, before msync. */
@@ -161,7 +112,7 @@ int main(void)
 	check(msync(p, FILE_SIZE, MS_SYNC) == 0, "msync(MS_SYNC) of 40 MiB: %s", strerror(errno));
 	stats_get(&c);
 	/* Every page written is in the file now: each was written back at least once. */
-	expect_grew(&a, &c, "pages_written_back", NPAGES / 2, "after msync(MS_SYNC)");
+	expect_grew(&a, &c, pages_written_back, NPAGES / 2, "after msync(MS_SYNC)");
 	expect_file_is_model(other, "after msync(MS_SYNC)");
 
 	/* More writes, then munmap without msync. Page 3 (file bytes, read last
@@ -174,7 +125,7 @@ int main(void)
 	expect_map_is_model(p, 0, "mapping 1 after the second writes");
 	ok(munmap(p, FILE_SIZE));
 	stats_get(&d);
-	expect_grew(&c, &d, "pages_written_back", NPAGES / 4 + 1, "munmap without msync");
+	expect_grew(&c, &d, pages_written_back, NPAGES / 4 + 1, "munmap without msync");
 	expect_file_is_model(other, "after munmap without msync");
 
 	/* ---- mapping 2: partial-page writes as the first touch ---- */
@@ -185,14 +136,14 @@ int main(void)
 	ok(munmap(p, FILE_SIZE));
 	stats_get(&e);
 	expect_managed(&d, &e, 1, "mapping 2");
-	expect_grew(&d, &e, "pages_written_back", 3, "mapping 2's partial writes, at munmap");
+	expect_grew(&d, &e, pages_written_back, 3, "mapping 2's partial writes, at munmap");
 	{
 		uint8_t pg[3 * PAGE];
-		raw_pread(other, pg, 2 * PAGE, 4095 * PAGE);
+		raw_pread(other, pg, 2 * PAGE, 4095 * PAGE, "pages 4095-4096 of the file");
 		expect_bytes(pg, model + 4095 * PAGE, 2 * PAGE, "pages 4095-4096 after a straddling 5-byte write");
-		raw_pread(other, pg, PAGE, 7 * PAGE);
+		raw_pread(other, pg, PAGE, 7 * PAGE, "page 7 of the file");
 		expect_bytes(pg, model + 7 * PAGE, PAGE, "page 7 after a 3-byte write");
-		raw_pread(other, pg, PAGE, 3 * PAGE);
+		raw_pread(other, pg, PAGE, 3 * PAGE, "page 3 of the file");
 		expect_bytes(pg, model + 3 * PAGE, PAGE, "page 3 after a 7-byte write");
 	}
 	expect_file_is_model(other, "after mapping 2");
@@ -210,7 +161,7 @@ int main(void)
 	ok(munmap(p, 64 * PAGE));
 	{
 		uint8_t buf[64 * PAGE];
-		raw_pread(other, buf, sizeof buf, 0);
+		raw_pread(other, buf, sizeof buf, 0, "the file after mapping 3's writes");
 		expect_bytes(buf, model, sizeof buf, "the file after mapping 3's writes");
 	}
 	p = xmmap(64 * PAGE, PROT_READ, MAP_SHARED, other, 0);   /* O_RDONLY descriptor */
