@@ -28,11 +28,12 @@ static int is_fatal(int sig)
 	return 0;
 }
 
-/* Caused by the instruction the thread is running: it runs again. */
+/* A fault of the instruction the thread is running, which runs again when
+ * the handler returns. (Not SIGTRAP: after int3 the instruction pointer has
+ * moved on.) */
 static int from_instruction(int sig, const siginfo_t *si)
 {
-	return si->si_code > 0 && (sig == SIGSEGV || sig == SIGBUS || sig == SIGILL ||
-				   sig == SIGFPE || sig == SIGTRAP);
+	return si->si_code > 0 && (sig == SIGSEGV || sig == SIGBUS || sig == SIGILL || sig == SIGFPE);
 }
 
 static void on_fatal(int sig, siginfo_t *si, void *uc)

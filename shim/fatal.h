@@ -7,9 +7,9 @@
  * process and which the program left at SIG_DFL gets pageshim's handler. It
  * writes the dirty pages back (async-signal-safe, writeback.h), restores
  * SIG_DFL and lets the signal do what it would have done: a fault caused by
- * an instruction (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP from the CPU)
- * happens again when the handler returns; any other signal is queued again
- * to the thread, with its siginfo, and ends the process as before.
+ * an instruction (SIGSEGV, SIGBUS, SIGILL, SIGFPE from the CPU) happens
+ * again when the handler returns; any other signal (SIGTRAP too) is queued
+ * again to the thread, with its siginfo, and ends the process as before.
  *
  * The program still sees SIG_DFL when it asks (sigaction, signal);
  * installing its own handler or SIG_IGN removes pageshim's, and setting

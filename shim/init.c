@@ -226,18 +226,22 @@ __attribute__((constructor)) static void pageshim_init(void)
 	ps_enabled();
 }
 
-/* Written pages and stats at exit. Never stop the handlers here: other
- * threads of the program may still touch managed pages while exit() runs. */
-__attribute__((destructor)) static void pageshim_fini(void)
+/* Never stop the handlers here: other threads of the program may still
+ * touch managed pages while exit() runs. */
+void ps_leaving(int exiting)
 {
-	if (__atomic_load_n(&service, __ATOMIC_ACQUIRE) == SVC_READY) {
-		ps_guard_enter();
+	if (__atomic_load_n(&service, __ATOMIC_ACQUIRE) == SVC_READY)
 		ps_writeback_all();
-		ps_guard_leave();
-	}
-	if (state != ST_NEW && ps_opt.stats_file[0]) {
+	if (exiting && state != ST_NEW && ps_opt.stats_file[0]) {
 		int err = ps_stats_write_json(ps_opt.stats_file);
 		if (err)
 			ps_warn("cannot write stats to %s: %s", ps_opt.stats_file, strerror(-err));
 	}
+}
+
+__attribute__((destructor)) static void pageshim_fini(void)
+{
+	ps_guard_enter();
+	ps_leaving(1);
+	ps_guard_leave();
 }

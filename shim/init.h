@@ -18,4 +18,8 @@ int ps_enabled(void);
 /* Start the service if needed; 1 when userfaultfd serves mappings. */
 int ps_service_ready(void);
 
+/* The address space is about to go (exit, _exit, exec): written pages go to
+ * their files, and when `exiting`, the stats to PAGESHIM_STATS_FILE. */
+void ps_leaving(int exiting);
+
 #endif

@@ -198,30 +198,119 @@ EXPORT ssize_t preadv2(int fd, const struct iovec *v, int c, off_t o, int flags)
 }
 EXPORT ssize_t preadv64v2(int, const struct iovec *, int, off_t, int) __attribute__((alias("preadv2")));
 
+/* sendfile and splice read one file and may write another: both sides. */
 EXPORT ssize_t sendfile(int out, int in, off_t *o, size_t n)
 {
 	flush(in, o ? (uint64_t)*o : PS_AT_POSITION, n);
-	return real.sendfile(out, in, o, n);
+	return WRITING(out, real.sendfile(out, in, o, n), if (r_ > 0) ps_coherence_at_position(out, (uint64_t)r_));
 }
 EXPORT ssize_t sendfile64(int, int, off_t *, size_t) __attribute__((alias("sendfile")));
 
 EXPORT ssize_t splice(int in, off_t *in_off, int out, off_t *out_off, size_t n, unsigned flags)
 {
 	flush(in, in_off ? (uint64_t)*in_off : PS_AT_POSITION, n);
-	return real.splice(in, in_off, out, out_off, n, flags);
+	return WRITING(out, real.splice(in, in_off, out, out_off, n, flags),
+		       if (r_ > 0) {
+			       if (out_off)
+				       ps_coherence_fd(out, (uint64_t)(*out_off - r_), (uint64_t)r_, PS_TO_EOF);
+			       else
+				       ps_coherence_at_position(out, (uint64_t)r_);
+		       });
 }
 
-/* _exit skips destructors: written pages reach their files here. (exit()
- * reaches libc's own _exit, not this one; the destructor in init.c does it.) */
+/* _exit skips destructors: written pages and stats are done here. (exit()
+ * reaches libc's own _exit, not this one; the destructor in init.c runs.) */
 EXPORT void _exit(int status)
 {
 	if (!bypass()) {
 		ps_guard_enter();
-		ps_writeback_all();
+		ps_leaving(1);
 	}
 	real.exit_(status);
 }
 EXPORT void _Exit(int) __attribute__((alias("_exit")));
+
+/* exec replaces the address space, written pages with it. glibc's execl,
+ * execlp, execle, execv and execvp reach execve inside libc, so each is
+ * wrapped. */
+static void before_exec(void)
+{
+	if (!bypass()) {
+		int saved = errno;
+		ps_guard_enter();
+		ps_leaving(0);
+		ps_guard_leave();
+		errno = saved;
+	}
+}
+
+EXPORT int execve(const char *path, char *const argv[], char *const envp[])
+{
+	before_exec();
+	return real.execve(path, argv, envp);
+}
+
+EXPORT int execv(const char *path, char *const argv[])
+{
+	before_exec();
+	return real.execv(path, argv);
+}
+
+EXPORT int execvp(const char *file, char *const argv[])
+{
+	before_exec();
+	return real.execvp(file, argv);
+}
+
+EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
+{
+	before_exec();
+	return real.execvpe(file, argv, envp);
+}
+
+EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
+{
+	before_exec();
+	return real.fexecve(fd, argv, envp);
+}
+
+/* The execl family, as glibc builds it: the arguments into an array. */
+#define EXECL_ARGV(first, ap, argv)                                             \
+	size_t n_ = 1;                                                          \
+	va_start(ap, first);                                                    \
+	while (va_arg(ap, char *))                                              \
+		n_++;                                                           \
+	va_end(ap);                                                             \
+	char *argv[n_ + 1];                                                     \
+	argv[0] = (char *)(first);                                              \
+	va_start(ap, first);                                                    \
+	for (size_t i_ = 1; i_ <= n_; i_++)                                     \
+		argv[i_] = va_arg(ap, char *)
+
+EXPORT int execl(const char *path, const char *arg, ...)
+{
+	va_list ap;
+	EXECL_ARGV(arg, ap, argv);
+	va_end(ap);
+	return execv(path, argv);
+}
+
+EXPORT int execlp(const char *file, const char *arg, ...)
+{
+	va_list ap;
+	EXECL_ARGV(arg, ap, argv);
+	va_end(ap);
+	return execvp(file, argv);
+}
+
+EXPORT int execle(const char *path, const char *arg, ...)
+{
+	va_list ap;
+	EXECL_ARGV(arg, ap, argv);
+	char *const *envp = va_arg(ap, char *const *);
+	va_end(ap);
+	return execve(path, argv, envp);
+}
 
 EXPORT ssize_t write(int fd, const void *b, size_t n)
 {

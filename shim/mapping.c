@@ -134,6 +134,7 @@ static struct ps_region *split_tail(struct ps_region *r, size_t from)
 		return NULL;
 	t->private_ = r->private_;
 	t->wp = r->wp;
+	t->forked = r->forked;
 	t->prot = r->prot;
 	t->advice = r->advice;
 	move_words(t, 0, r, from, t->npages);
@@ -227,6 +228,18 @@ static int has_dirty(const struct ps_region *r)
 	return 0;
 }
 
+static void kernel_takes(struct ps_file_key key)
+{
+	for (unsigned i = 0; i < nkernel_files; i++)
+		if (kernel_files[i].dev == key.dev && kernel_files[i].ino == key.ino)
+			return;
+	if (nkernel_files < KERNEL_FILES_MAX)
+		kernel_files[nkernel_files++] = key;
+	else
+		ps_warn_once("more files than pageshim can remember went back to the kernel's mmap; "
+			     "new mappings of further ones may not see what is written through the kernel's");
+}
+
 /* Map region r's file back with the kernel, as the program mapped it, after
  * writing its dirty pages back; r is gone. Private pages written are lost
  * (said so): the kernel's mapping cannot take them. */
@@ -234,6 +247,8 @@ static void give_back(struct ps_region *r)
 {
 	int flags = MAP_FIXED | (r->private_ ? MAP_PRIVATE : MAP_SHARED);
 	int fd = !r->private_ && r->wp ? r->file->wfd : r->file->fd;
+	if (!r->private_)
+		kernel_takes(r->file->key);     /* its later mappings must share the kernel's pages */
 	if (r->private_ && has_dirty(r))
 		ps_warn("pages this process wrote privately at %p are lost", (void *)r->start);
 	else if (ps_writeback_region(r, 0, r->npages))
@@ -249,8 +264,7 @@ static void give_back(struct ps_region *r)
  * mapping that overlaps another shared one of the same file, either of them
  * open for writing, sends all the file's shared mappings back to the kernel,
  * which shares the pages. */
-static int shared_conflict(struct ps_file *f, uint64_t pgoff, size_t npages, int wp,
-			   const struct stat *st)
+static int shared_conflict(struct ps_file *f, uint64_t pgoff, size_t npages, int wp)
 {
 	struct ps_region *g, *next;
 	int clash = 0;
@@ -265,11 +279,6 @@ static int shared_conflict(struct ps_file *f, uint64_t pgoff, size_t npages, int
 		if (!g->private_)
 			give_back(g);
 	}
-	if (nkernel_files < KERNEL_FILES_MAX)
-		kernel_files[nkernel_files++] = (struct ps_file_key){ .dev = st->st_dev, .ino = st->st_ino };
-	else
-		ps_warn_once("more files than pageshim can remember are mapped shared twice; "
-			     "mappings of further ones may not see each other's writes");
 	return 1;
 }
 
@@ -298,7 +307,7 @@ static int manage(void *p, size_t len, int prot, int flags, int fd, off_t off, c
 		err = -EPERM;
 	else if (!private_ && wp)
 		err = file_open_write(f, fd);
-	if (!err && !private_ && shared_conflict(f, pgoff, npages, wp, st))
+	if (!err && !private_ && shared_conflict(f, pgoff, npages, wp))
 		err = -EBUSY;
 	if (err) {
 		file_put(f);
@@ -473,6 +482,7 @@ void *ps_mremap(void *old, size_t old_size, size_t new_size, int flags, void *ne
 		} else {
 			again->private_ = r->private_;
 			again->wp = r->wp;
+			again->forked = r->forked;
 			again->prot = r->prot;
 			r->file->refs++;
 			link_to_file(again, r->file);
@@ -499,32 +509,59 @@ static int range_shared_writable(uintptr_t start, size_t len)
 	return 1;
 }
 
+/* Split the regions that straddle start or end, so that [start, end) is
+ * made of whole regions (a split that cannot allocate leaves one whole). */
+static void split_at(uintptr_t start, uintptr_t end)
+{
+	struct ps_region *r = region_find(start);
+	if (r && r->start < start)
+		split_tail(r, (start - r->start) >> PS_PAGE_SHIFT);
+	r = region_find(end - 1);
+	if (r && region_end(r) > end)
+		split_tail(r, (end - r->start) >> PS_PAGE_SHIFT);
+}
+
 int ps_mprotect(void *addr, size_t len, int prot)
 {
-	uintptr_t a = (uintptr_t)addr;
-	if (!overlaps_managed(a, len))
+	uintptr_t a = (uintptr_t)addr, end = a + pages_of(len) * PS_PAGE;
+	if ((a & (PS_PAGE - 1)) || !len || !overlaps_managed(a, len))
 		return real.mprotect(addr, len, prot);
 	sigset_t saved;
+	struct ps_region *r;
 	int ret = -1;
-	regions_enter(0, &saved);
+	regions_enter(1, &saved);
 	if ((prot & PROT_WRITE) && !range_shared_writable(a, len)) {
-		/* A shared mapping of a file opened read-only: as the kernel. */
-		errno = EACCES;
-	} else {
-		/* Write-back reads the pages: do it while they can be read. */
-		if (!(prot & PROT_READ) && ps_writeback_keep(a, a + len))
-			ps_warn("written pages in %p-%p could not be written back before mprotect",
-				addr, (void *)(a + len));
-		ret = real.mprotect(addr, len, prot);
+		errno = EACCES;         /* a shared mapping of a file opened read-only */
+		goto out;
 	}
-	if (ret == 0) {
-		struct ps_region *r;
-		for (size_t i = region_first_after(a); (r = region_at(i)) && r->start < a + len; i++)
-			if (r->start >= a && region_end(r) <= a + pages_of(len) * PS_PAGE)
-				r->prot = prot;         /* for handing it back to the kernel */
-	}
+	/* Write-back reads the pages: do it while they can be read. */
+	if (!(prot & PROT_READ) && ps_writeback_keep(a, end))
+		ps_warn("written pages in %p-%p could not be written back before mprotect",
+			addr, (void *)end);
+	split_at(a, end);       /* each region keeps one protection, for give_back */
+	for (size_t i = region_first_after(a); (prot & PROT_WRITE) && (r = region_at(i)) && r->start < end;)
+		if (r->forked && !r->private_)
+			give_back(r);   /* written after a fork: shared as the kernel shares it */
+		else
+			i++;
+	ret = real.mprotect(addr, len, prot);
+	if (ret == 0)
+		for (size_t i = region_first_after(a); (r = region_at(i)) && r->start < end; i++)
+			if (r->start >= a && region_end(r) <= end)
+				r->prot = prot;
+out:
 	regions_leave(&saved);
 	return ret;
+}
+
+/* Any region in [start, end) that is shared and can be written? */
+static int range_has_shared_wp(uintptr_t start, uintptr_t end)
+{
+	struct ps_region *r;
+	for (size_t i = region_first_after(start); (r = region_at(i)) && r->start < end; i++)
+		if (!r->private_ && r->wp)
+			return 1;
+	return 0;
 }
 
 /* Forget the pages of [a, b) of r that are no longer mapped: the page
@@ -592,15 +629,26 @@ static int drop_range(uintptr_t start, size_t len, int advice)
 	if (advice && ps_writeback_keep(start, end))
 		ps_warn("written pages in %p-%p that could not be kept are lost", (void *)start, (void *)end);
 	ps_cache_lock();
-	if (advice)
+	/* The kernel's MADV_DONTNEED over a shared mapping that can be written
+	 * would drop a page written since the write-back above: there only
+	 * clean pages go, which is all it means for a shared file mapping,
+	 * and the kernel's call is made region by region for the others. */
+	int by_region = advice && range_has_shared_wp(start, end);
+	if (advice && !by_region)
 		ret = real.madvise((void *)start, len, advice) ? -errno : 0;
+	uintptr_t covered = 0;
 	for (size_t i = region_first_after(start); (r = region_at(i)) && r->start < end; i++) {
 		size_t a = start > r->start ? (start - r->start) >> PS_PAGE_SHIFT : 0;
 		size_t b = end < region_end(r) ? (end - r->start) >> PS_PAGE_SHIFT : r->npages;
-		if (!advice)
+		covered += (b - a) * PS_PAGE;
+		if (!advice || (!r->private_ && r->wp))
 			zap_clean(r, a, b);
+		else if (by_region && real.madvise((void *)region_addr(r, a), (b - a) * PS_PAGE, advice) && !ret)
+			ret = -errno;
 		resync(r, a, b);
 	}
+	if (by_region && covered < end - start && !ret)
+		ret = -ENOMEM;          /* a hole, as the kernel says after doing the rest */
 	ps_cache_unlock();
 	regions_leave(&saved);
 	return ret;
@@ -647,11 +695,11 @@ int ps_msync(void *addr, size_t len, int flags)
 	}
 	if (flags & MS_INVALIDATE)
 		invalidate(a, end);
-	if (err) {
-		errno = -err;
+	if (err && (flags & MS_SYNC)) {
+		errno = EIO;    /* as the kernel reports a failed write-back */
 		return -1;
 	}
-	errno = saved_errno;
+	errno = saved_errno;    /* MS_ASYNC only starts it (said on stderr) */
 	return ret;
 }
 
@@ -673,15 +721,28 @@ static int remove_range(uintptr_t start, size_t len)
 		struct ps_file *f = r->file;
 		size_t a = start > r->start ? (start - r->start) >> PS_PAGE_SHIFT : 0;
 		size_t b = end < region_end(r) ? (end - r->start) >> PS_PAGE_SHIFT : r->npages;
+		uintptr_t at = region_addr(r, a);
+		/* Written pages reach the file (or the spill file) first, so that
+		 * a refusal below loses nothing. */
+		ps_writeback_keep(at, region_addr(r, b));
 		pthread_rwlock_wrlock(&f->lock);
 		__atomic_fetch_add(&f->seq, 1, __ATOMIC_ACQ_REL);
-		if (real.fallocate(f->wfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-				   (off_t)((r->pgoff + a) << PS_PAGE_SHIFT), (off_t)((b - a) << PS_PAGE_SHIFT)))
+		ps_cache_lock();
+		/* The kernel refuses a locked range with EINVAL, before the hole. */
+		if (real.madvise((void *)at, (b - a) * PS_PAGE, MADV_DONTNEED))
 			ret = -errno;
-		file_forget_sums(f, r->pgoff + a, r->pgoff + b);
-		ps_external_note(f);
-		forget_pages(r, a, b);
-		real.madvise((void *)region_addr(r, a), (b - a) * PS_PAGE, MADV_DONTNEED);
+		else if (real.fallocate(f->wfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+					(off_t)((r->pgoff + a) << PS_PAGE_SHIFT), (off_t)((b - a) << PS_PAGE_SHIFT)))
+			ret = -errno;
+		if (!ret) {
+			file_forget_sums(f, r->pgoff + a, r->pgoff + b);
+			ps_external_note(f);
+			for (size_t p = a; p < b; p++)
+				if (PG_STATE(page_load(r, p)) == PG_SPILLED)
+					ps_cache_forget(r, p);  /* the hole replaces its bytes */
+		}
+		resync(r, a, b);
+		ps_cache_unlock();
 		pthread_rwlock_unlock(&f->lock);
 	}
 	regions_leave(&saved);
@@ -733,9 +794,13 @@ void ps_mapping_before_fork(void)
 {
 	struct ps_region *r;
 	for (size_t i = 0; (r = region_at(i));) {
-		if (!r->private_ && r->wp)
-			give_back(r);   /* the registry shifts down: same index */
-		else
+		if (r->private_ || !r->wp) {
 			i++;
+		} else if ((r->prot & PROT_WRITE) || has_dirty(r)) {
+			give_back(r);   /* the registry shifts down: same index */
+		} else {
+			r->forked = 1;  /* read-only for now: goes back if made writable */
+			i++;
+		}
 	}
 }

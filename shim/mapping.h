@@ -31,9 +31,10 @@ int ps_madvise(void *addr, size_t len, int advice);
 /* In a child that cannot be served: map every region's file back with the
  * kernel (private pages written before the fork are lost, and said so). */
 void ps_mapping_give_back_all(void);
-/* Before fork (regions lock held for writing): shared mappings that can be
- * written go back to the kernel, written back first, so that parent and
- * child keep sharing them as the kernel's mappings are shared. */
+/* Before fork (regions lock held for writing): shared mappings that are
+ * writable go back to the kernel, written back first, so that parent and
+ * child keep sharing them as the kernel's mappings are shared. Read-only
+ * ones of a file open for writing stay, and go back when made writable. */
 void ps_mapping_before_fork(void);
 /* Drop the clean pages of region r: the next access reads the file
  * (ps_regions_lock held). */

@@ -85,6 +85,19 @@ static int raw_sigaction(int sig, const struct sigaction *act, struct sigaction 
 {
 	return __sigaction(sig, act, old);
 }
+extern char **environ;
+
+/* Before resolution the exec family has no PATH search: nothing execs
+ * that early in practice. */
+static int raw_execve(const char *p, char *const argv[], char *const envp[])
+{
+	return (int)syscall(SYS_execve, p, argv, envp);
+}
+static int raw_execv(const char *p, char *const argv[]) { return raw_execve(p, argv, environ); }
+static int raw_fexecve(int fd, char *const argv[], char *const envp[])
+{
+	return (int)syscall(SYS_execveat, fd, "", argv, envp, AT_EMPTY_PATH);
+}
 static ssize_t raw_splice(int i, off_t *io, int o, off_t *oo, size_t n, unsigned f)
 {
 	return syscall(SYS_splice, i, io, o, oo, n, f);
@@ -108,6 +121,8 @@ struct ps_real real = {
 	.copy_file_range = raw_copy_file_range, .pread = raw_pread, .read = raw_read,
 	.readv = raw_readv, .preadv = raw_preadv, .preadv2 = raw_preadv2, .sendfile = raw_sendfile, .splice = raw_splice,
 	.exit_ = raw_exit, .fcntl = raw_fcntl, .flock = raw_flock, .lockf = raw_lockf, .sigaction = raw_sigaction,
+	.execve = raw_execve, .execv = raw_execv, .execvp = raw_execv, .execvpe = raw_execve,
+	.fexecve = raw_fexecve,
 	.uffd_ioctl = raw_uffd_ioctl, .process_madvise = raw_process_madvise,
 };
 
@@ -161,4 +176,9 @@ void ps_real_resolve(void)
 	HOOK(flock, "flock");
 	HOOK(lockf, "lockf64");
 	HOOK(sigaction, "sigaction");
+	HOOK(execve, "execve");
+	HOOK(execv, "execv");
+	HOOK(execvp, "execvp");
+	HOOK(execvpe, "execvpe");
+	HOOK(fexecve, "fexecve");
 }

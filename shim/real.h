@@ -47,6 +47,11 @@ struct ps_real {
 	int (*flock)(int fd, int op);
 	int (*lockf)(int fd, int cmd, off_t len);
 	int (*sigaction)(int sig, const struct sigaction *act, struct sigaction *old);
+	int (*execve)(const char *path, char *const argv[], char *const envp[]);
+	int (*execv)(const char *path, char *const argv[]);
+	int (*execvp)(const char *file, char *const argv[]);
+	int (*execvpe)(const char *file, char *const argv[], char *const envp[]);
+	int (*fexecve)(int fd, char *const argv[], char *const envp[]);
 	ssize_t (*pread)(int fd, void *buf, size_t n, off_t off);
 	/* ioctl on the userfaultfd: 0 or -1/errno (struct updated as the kernel does) */
 	int (*uffd_ioctl)(int fd, unsigned long req, void *arg);

@@ -54,7 +54,10 @@ struct ps_region {
 	int wp;                         /* pages are installed write-protected, so that the
 					   first write marks them dirty: MAP_PRIVATE, or
 					   MAP_SHARED of a file open for writing */
-	int prot;                       /* as mapped (for handing the range back to the kernel) */
+	int prot;                       /* as mapped or mprotect()ed (for handing the range
+					   back to the kernel; mprotect splits regions) */
+	int forked;                     /* shared, read-only at a fork: made writable, it goes
+					   back to the kernel (mapping.c) */
 	int advice;                     /* MADV_NORMAL / MADV_RANDOM / MADV_SEQUENTIAL */
 	uint32_t *pages;                /* npages words (atomic access only) */
 	size_t pages_bytes;             /* bytes reserved for `pages` */

@@ -345,14 +345,23 @@ void ps_writeback_dirtied(void)
 	}
 }
 
+/* A page ps_writeback_dying writes: dirty, or being written back (PG_BUSY
+ * with no policy node; an eviction's or a refresh's PG_BUSY page is clean). */
+static int dying_writes(uint32_t w)
+{
+	return PG_STATE(w) == PG_DIRTY || (PG_STATE(w) == PG_BUSY && !PG_NODE(w));
+}
+
 /* Async-signal-safe: no lock waited for, no allocation, no state changed.
- * A page being written back (PG_BUSY) is written again: harmless. */
+ * A page being written back is written again: harmless. Runs that are not
+ * all resident are skipped (reading them would fault into a handler). */
 void ps_writeback_dying(void)
 {
 	if (!ps_cache_shared_dirty())
 		return;         /* spilled pages stay: PAGESHIM_WRITEBACK=msync does not arm this */
 	/* The registry may be changing under a thread this signal stopped
-	 * (or this one): take it for reading if it can be had soon. */
+	 * (or this one): take it for reading if it can be had soon, else go
+	 * on without (the process is ending either way). */
 	int locked = 0;
 	for (int i = 0; i < 50 && !(locked = !pthread_rwlock_tryrdlock(&ps_regions_lock)); i++)
 		nanosleep(&(struct timespec){ .tv_nsec = 1000000 }, NULL);
@@ -363,15 +372,17 @@ void ps_writeback_dying(void)
 			continue;
 		for (size_t p = 0, e; p < r->npages; p = e) {
 			e = p + 1;
-			unsigned s0 = PG_STATE(page_load(r, p));
-			if (s0 != PG_DIRTY && s0 != PG_BUSY)
+			if (!dying_writes(page_load(r, p)))
 				continue;
-			for (unsigned se; e < r->npages && e - p < RUN_MAX &&
-			     ((se = PG_STATE(page_load(r, e))) == PG_DIRTY || se == PG_BUSY);)
+			while (e < r->npages && e - p < RUN_MAX && dying_writes(page_load(r, e)))
 				e++;
 			uint64_t off = (r->pgoff + p) << PS_PAGE_SHIFT, size = (uint64_t)st.st_size;
 			size_t len = (e - p) * PS_PAGE;
-			if (off < size)
+			unsigned char vec[RUN_MAX];
+			int resident = mincore((void *)region_addr(r, p), len, vec) == 0;
+			for (size_t k = 0; resident && k < e - p; k++)
+				resident = vec[k] & 1;
+			if (resident && off < size)
 				file_write(r->file, (void *)region_addr(r, p),
 					   size - off < len ? (size_t)(size - off) : len, off);
 		}
