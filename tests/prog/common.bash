@@ -73,3 +73,51 @@ same() {
 	diff "$1" "$2" | head -n 20
 	fail "$3: outputs differ"
 }
+
+# stats_sum KEY WHAT FILE...: REPLY = the sum of the library's counter KEY
+# over the stats files (one per process; one python3 for them all). Fails
+# naming the counter when a file lacks it, and when there is no file.
+stats_sum() {
+	local key=$1 what=$2 out
+	shift 2
+	[ $# -gt 0 ] && [ -e "$1" ] || fail "$what: no stats file written (PAGESHIM_STATS_FILE)"
+	out=$(python3 - "$key" "$@" <<'EOF'
+import json, sys
+def find(o, key):
+    if isinstance(o, dict):
+        if key in o and isinstance(o[key], (int, float)):
+            return o[key]
+        o = list(o.values())
+    if isinstance(o, list):
+        for v in o:
+            r = find(v, key)
+            if r is not None:
+                return r
+    return None
+total = 0
+for f in sys.argv[2:]:
+    try:
+        r = find(json.load(open(f)), sys.argv[1])
+    except (OSError, ValueError) as e:
+        print("stats file %s unreadable: %s" % (f, e))
+        sys.exit(1)
+    if r is None:
+        print("the library's stats have no counter \"%s\" (%s: %s)"
+              % (sys.argv[1], f, open(f).read(300).replace("\n", " ")))
+        sys.exit(1)
+    total += int(r)
+print(total)
+EOF
+	) || fail "$what: $out"
+	REPLY=$out
+}
+
+# expect_counter KEY OP N WHAT FILE...: the counter KEY summed over the stats
+# files, compared with N by test's OP (-ge, -gt, -eq ...).
+expect_counter() {
+	local key=$1 op=$2 n=$3 what=$4
+	shift 4
+	stats_sum "$key" "$what" "$@"
+	note "$what: $key $REPLY"
+	[ "$REPLY" "$op" "$n" ] || fail "$what: expected $key $op $n, got $REPLY (in $*)"
+}
