@@ -33,27 +33,21 @@ shim() {
 # file the library wrote; fails when the file or the key is missing.
 json_num() {
 	[ -s "$1" ] || fail "stats file $1 missing or empty"
-	python3 - "$1" "$2" <<'EOF' || fail "no number \"$2\" in $1: $(head -c 400 "$1")"
-import json, sys
-def find(o, key):
-    if isinstance(o, dict):
-        if key in o and isinstance(o[key], (int, float)):
-            return o[key]
-        for v in o.values():
-            r = find(v, key)
-            if r is not None:
-                return r
-    if isinstance(o, list):
-        for v in o:
-            r = find(v, key)
-            if r is not None:
-                return r
-    return None
-r = find(json.load(open(sys.argv[1])), sys.argv[2])
-if r is None:
-    sys.exit(1)
-print(int(r))
-EOF
+	stats_sum "$2" "$1" "$1"
+	echo "$REPLY"
+}
+
+# run_side MODE TAG OUT CMD...: CMD without (MODE kernel) or with the library
+# (its stats to $DIR/TAG.stats.PID.json), stdout to OUT, stderr to
+# $DIR/TAG.err; returns CMD's status.
+run_side() {
+	local mode=$1 tag=$2 out=$3
+	shift 3
+	if [ "$mode" = kernel ]; then
+		kern "$@" >"$out" 2>"$DIR/$tag.err"
+	else
+		PAGESHIM_STATS_FILE="$DIR/$tag.stats.%p.json" shim "$@" >"$out" 2>"$DIR/$tag.err"
+	fi
 }
 
 # expect_stats FILE WHAT: the run managed at least one mapping and faulted.

@@ -31,11 +31,7 @@ RNUM=200000 REM=2000
 runin() {
 	local mode=$1 tag=$2 rc
 	shift 2
-	if [ "$mode" = kernel ]; then
-		kern "$@" >"$DIR/$tag.raw" 2>"$DIR/$tag.err"
-	else
-		PAGESHIM_STATS_FILE="$DIR/$tag.stats.%p.json" shim "$@" >"$DIR/$tag.raw" 2>"$DIR/$tag.err"
-	fi
+	run_side "$mode" "$tag" "$DIR/$tag.raw" "$@"
 	rc=$?
 	[ $rc = 0 ] || fail "$tag: $* exited $rc: $(tail -n 4 "$DIR/$tag.err") $(tail -n 4 "$DIR/$tag.raw")"
 	[ -s "$DIR/$tag.err" ] && note "$tag stderr: $(head -n 3 "$DIR/$tag.err")"

@@ -38,11 +38,7 @@ export PAGESHIM_CACHE_SIZE=8M
 runin() {
 	local mode=$1 tag=$2 rc
 	shift 2
-	if [ "$mode" = kernel ]; then
-		kern "$@" >"$DIR/$tag.out" 2>"$DIR/$tag.err"
-	else
-		PAGESHIM_STATS_FILE="$DIR/$tag.stats.%p.json" shim "$@" >"$DIR/$tag.out" 2>"$DIR/$tag.err"
-	fi
+	run_side "$mode" "$tag" "$DIR/$tag.out" "$@"
 	rc=$?
 	[ $rc = 0 ] || fail "$tag: $* exited $rc: $(tail -n 5 "$DIR/$tag.err")"
 }
