@@ -124,6 +124,12 @@ int file_get(int fd, const struct stat *st, uint64_t pages, struct ps_file **out
 		f->fd = reopen(fd, &f->direct);
 		f->wfd = -1;
 		f->wfd_direct = -1;
+		f->bfd = -1;
+		if (f->direct) {
+			char proc[64];
+			snprintf(proc, sizeof proc, "/proc/self/fd/%d", f->fd);
+			f->bfd = open(proc, O_RDONLY | O_CLOEXEC);
+		}
 		f->spill_fd = -1;
 		f->path = path_of(fd);
 		if (f->fd < 0 || !f->path) {
@@ -167,6 +173,8 @@ void file_put(struct ps_file *f)
 		close(f->wfd);
 	if (f->wfd_direct >= 0)
 		close(f->wfd_direct);
+	if (f->bfd >= 0)
+		close(f->bfd);
 	if (f->spill_fd >= 0)
 		close(f->spill_fd);
 	if (f->sums)
@@ -196,13 +204,44 @@ int file_stop_direct(struct ps_file *f)
 	return 0;
 }
 
+/* An O_DIRECT read that does not wait for the inode's lock. A thread that
+ * writes a file from a mapping of that same file (write(fd, map, n)) holds
+ * the inode's lock (i_rwsem) while it faults on the mapping; ext4's O_DIRECT
+ * read takes that lock too, so the fill would wait for the thread that
+ * waits for the fill. RWF_NOWAIT makes the read give up instead (EAGAIN,
+ * also when the device would make it wait), and the page is read through
+ * the page cache, which takes no inode lock. */
+static ssize_t read_direct(struct ps_file *f, char *buf, size_t len, uint64_t off)
+{
+	struct iovec v = { buf, len };
+	ssize_t n = real.preadv2(f->fd, &v, 1, (off_t)off, RWF_NOWAIT);
+	if (n >= 0 || errno != EAGAIN || f->bfd < 0)
+		return n;
+	PS_COUNT(reads_buffered, 1);
+	size_t done = 0;
+	while (done < len) {
+		n = real.pread(f->bfd, buf + done, len - done, (off_t)(off + done));
+		if (n > 0)
+			done += (size_t)n;
+		else if (n == 0 || errno != EINTR)
+			break;
+	}
+	if (!done)
+		return n;
+	if (!f->written)
+		posix_fadvise(f->bfd, (off_t)off, (off_t)done, POSIX_FADV_DONTNEED);
+	return (ssize_t)done;
+}
+
 ssize_t file_read(struct ps_file *f, void *buf, size_t len, uint64_t off)
 {
 	size_t done = 0;
 	int tries = 0;
 	while (done < len) {
 		uint64_t t0 = ps_now_ns();
-		ssize_t n = real.pread(f->fd, (char *)buf + done, len - done, (off_t)(off + done));
+		char *at = (char *)buf + done;
+		ssize_t n = f->direct ? read_direct(f, at, len - done, off + done)
+				      : real.pread(f->fd, at, len - done, (off_t)(off + done));
 		ps_hist_add(&ps_io_hist, ps_now_ns() - t0);
 		PS_COUNT(read_calls, 1);
 		if (n > 0) {
@@ -254,12 +293,14 @@ int file_open_write(struct ps_file *f, int fd)
 
 int file_open_spill(struct ps_file *f, const char *dir)
 {
-	if (f->spill_fd >= 0)
+	if (__atomic_load_n(&f->spill_fd, __ATOMIC_ACQUIRE) >= 0)
 		return 0;
 	int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
-	f->spill_fd = fd;
+	int none = -1;          /* two write-backs may open it at once: one wins */
+	if (!__atomic_compare_exchange_n(&f->spill_fd, &none, fd, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		close(fd);
 	return 0;
 }
 

@@ -36,6 +36,8 @@ struct ps_file {
 	uint64_t id;                    /* small number for ghost keys and logs */
 	int fd;                         /* pageshim's own descriptor */
 	int direct;                     /* fd has O_DIRECT */
+	int bfd;                        /* the file without O_DIRECT, for reads that must not
+					   wait for the inode's lock (file.c), or -1 */
 	int written;                    /* the process writes this file itself */
 	int wfd;                        /* for writing dirty pages back (buffered), or -1 */
 	int wfd_direct;                 /* the same with O_DIRECT, or -1 */

@@ -39,7 +39,8 @@
 	X(pages_written_back, "written pages of shared mappings written to the file") \
 	X(writeback_errors, "write-back runs that failed (the pages stay dirty)") \
 	X(pages_spilled, "written pages moved to the spill file (PAGESHIM_WRITEBACK=msync)") \
-	X(external_modifications, "times a managed file was found changed by another process")
+	X(external_modifications, "times a managed file was found changed by another process") \
+	X(reads_buffered, "O_DIRECT reads that would have waited, done through the page cache")
 
 struct pageshim_latency {
 	uint64_t count, p50_us, p99_us, p999_us, max_us;

@@ -39,8 +39,7 @@ static int pwrite_all(int fd, const char *buf, size_t len, uint64_t off)
 	return 0;
 }
 
-/* Pages [p, p+n) of r were dirty and are PG_BUSY, the file's lock is held
- * for writing: protect them, then write them to the file (recording their
+/* Pages [p, p+n) of r were dirty and are PG_BUSY: protect them, then write them to the file (recording their
  * checksums) or, with `spill`, to the spill file, and drop them from memory.
  * 0 or -errno. */
 static int write_run(struct ps_region *r, size_t p, size_t n, int spill)
@@ -86,8 +85,8 @@ static int write_run(struct ps_region *r, size_t p, size_t n, int spill)
 	return 0;
 }
 
-/* Pages [p, p+n) of r were spilled and are PG_BUSY, the file's lock held
- * for writing: copy them from the spill file into the file. 0 or -errno. */
+/* Pages [p, p+n) of r were spilled and are PG_BUSY: copy them from the
+ * spill file into the file. 0 or -errno. */
 static int unspill_run(struct ps_region *r, size_t p, size_t n)
 {
 	struct ps_file *f = r->file;
@@ -161,13 +160,10 @@ static int writeback(struct ps_region *r, size_t a, size_t b, int spill)
 			p++;
 			continue;
 		}
-		pthread_rwlock_wrlock(&f->lock);
-		/* A fill of another mapping of the file may have read these file
-		 * pages before the write: it reads again. With no other mapping,
-		 * no fill can be reading them (they are resident here), and a
-		 * bump would only make fills of other pages read again. */
-		if (f->regions != r || r->file_next)
-			__atomic_fetch_add(&f->seq, 1, __ATOMIC_ACQ_REL);
+		/* The I/O runs under the cache's outer lock alone, not the file's
+		 * lock: a thread writing this file from this mapping holds the
+		 * inode's lock while it faults, and a fill it waits for must be
+		 * able to commit (which takes the file's lock for reading). */
 		ps_cache_lock();
 		size_t n = claim_run(r, p, b, st);
 		int err = 0;
@@ -178,9 +174,16 @@ static int writeback(struct ps_region *r, size_t a, size_t b, int spill)
 			end_run(r, p, n, st, spill, err);
 		}
 		ps_cache_unlock();
-		if (n && !err && !spill)
+		if (n && !err && !spill) {
+			pthread_rwlock_wrlock(&f->lock);
+			/* A fill of another mapping of the file that read these
+			 * file pages before the write reads again. (With one
+			 * mapping none can have: the pages are resident here.) */
+			if (f->regions != r || r->file_next)
+				__atomic_fetch_add(&f->seq, 1, __ATOMIC_ACQ_REL);
 			ps_external_note(f);
-		pthread_rwlock_unlock(&f->lock);
+			pthread_rwlock_unlock(&f->lock);
+		}
 		if (err) {
 			PS_COUNT(writeback_errors, 1);
 			ps_warn("cannot write %zu page(s) of %s at offset %llu %s: %s", n, f->path,

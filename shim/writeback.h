@@ -6,17 +6,19 @@
  * so further writes cost nothing until the page is written back. (The
  * kernel does the same for a shared file mapping: the first write after
  * each write-back faults, to mark the page dirty.) Writing a run back:
- *   1. under the file's lock (for writing: fills of the file read again, and
- *      its checksums change) and the cache lock, its dirty pages become
- *      PG_BUSY;
+ *   1. under the cache lock, its dirty pages become PG_BUSY;
  *   2. the run is write-protected again, so a thread writing to it now
  *      faults and waits instead of changing bytes under the write;
  *   3. one pwritev2 from the mapping itself writes it, clipped at the end of
  *      the file, uncached where the kernel can (file.h); each page's new
  *      checksum is recorded;
  *   4. the pages become PG_CLEAN: evictable, and protected for the next
- *      write. When the write failed they stay dirty.
- * Step 3 holds the cache's outer lock, as an eviction's zap does (cache.h).
+ *      write. When the write failed they stay dirty. Then, under the file's
+ *      lock, fills of other mappings of the file that may have read the
+ *      old bytes read again (`seq`), and the file's times are noted
+ *      (external.h).
+ * Step 3 holds the cache's outer lock, as an eviction's zap does (cache.h),
+ * and not the file's lock (writeback.c says why).
  *
  * Who writes back: msync, munmap and everything else that drops a range,
  * exit and _exit, the program's own reads and writes of the file
