@@ -140,7 +140,8 @@ static void zap_and_copy(struct ps_region *r, size_t a, size_t b)
 		uint32_t w = page_load(r, p);
 		if (PG_STATE(w) != PG_BUSY)
 			continue;
-		int err = ps_uffd_copy(region_addr(r, p), buf + (p - a) * PS_PAGE, PS_PAGE, r->wp, NULL);
+		int err = ps_uffd_copy(region_addr(r, p), buf + (p - a) * PS_PAGE, PS_PAGE,
+				       r->wp ? PS_COPY_WP : 0, NULL);
 		page_store(r, p, PG_WORD(PG_CLEAN, PG_NODE(w)));
 		if (err)
 			ps_cache_forget(r, p);

@@ -139,14 +139,18 @@ static ssize_t fill_run(struct ps_fill_ctx *ctx, struct ps_region *r, size_t pag
 			counted = install;
 			PS_COUNT(pages_filled, counted);
 			size_t copied = 0;
+			/* A written page is woken only once it is dirty: a
+			 * write-back (msync) that ran between would miss it. */
 			err = -ps_uffd_copy(region_addr(r, page), buf, install * PS_PAGE,
-					    r->wp && !dirty, &copied);
+					    dirty ? PS_COPY_DONTWAKE : r->wp ? PS_COPY_WP : 0, &copied);
 			install = copied / PS_PAGE;
 			/* Still under f->lock: a write to the file now waits until these
 			 * pages are resident, and then refreshes them. */
 			ps_cache_lock_commit();
 			kept = commit(r, page, install, dirty);
 			ps_cache_unlock_commit();
+			if (dirty)
+				ps_uffd_wake(region_addr(r, page), install * PS_PAGE);
 		}
 		pthread_rwlock_unlock(&f->lock);
 		if (!install && !err)
@@ -256,7 +260,7 @@ static void fill_spilled(struct ps_fill_ctx *ctx, struct ps_region *r, size_t pa
 	if (got != PS_PAGE)
 		err = got < 0 ? errno : EIO;
 	else
-		err = -ps_uffd_copy(at, ctx->staging, PS_PAGE, 0, NULL);
+		err = -ps_uffd_copy(at, ctx->staging, PS_PAGE, 0, NULL);   /* dirty below, under the lock */
 	if (err) {
 		ps_cache_respilled(r, page);
 		ps_cache_unreserve(1);

@@ -169,14 +169,15 @@ int ps_uffd_register(uintptr_t start, size_t len, int wp)
 	return ioc(UFFDIO_REGISTER, &r);
 }
 
-int ps_uffd_copy(uintptr_t dst, const void *src, size_t len, int wp, size_t *copied)
+int ps_uffd_copy(uintptr_t dst, const void *src, size_t len, int flags, size_t *copied)
 {
 	size_t done = 0;
 	int err = 0;
 	while (done < len && !err) {
 		struct uffdio_copy c = {
 			.dst = dst + done, .src = (uintptr_t)src + done, .len = len - done,
-			.mode = wp ? UFFDIO_COPY_MODE_WP : 0,
+			.mode = ((flags & PS_COPY_WP) ? UFFDIO_COPY_MODE_WP : 0) |
+				((flags & PS_COPY_DONTWAKE) ? UFFDIO_COPY_MODE_DONTWAKE : 0),
 		};
 		err = ioc(UFFDIO_COPY, &c);
 		if (c.copy > 0)

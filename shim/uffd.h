@@ -24,10 +24,13 @@ int ps_uffd_has(uint64_t feature);
 
 /* ioctls: 0 or -errno. */
 int ps_uffd_register(uintptr_t start, size_t len, int wp);
-/* Install len bytes at dst from src, waking waiters; wp installs them
- * write-protected. -EEXIST when a page was already there. *copied (when
- * given) says how many bytes went in, on failure too. */
-int ps_uffd_copy(uintptr_t dst, const void *src, size_t len, int wp, size_t *copied);
+/* Install len bytes at dst from src, waking waiters unless
+ * PS_COPY_DONTWAKE; PS_COPY_WP installs them write-protected. -EEXIST when a
+ * page was already there. *copied (when given) says how many bytes went
+ * in, on failure too. */
+#define PS_COPY_WP 1
+#define PS_COPY_DONTWAKE 2
+int ps_uffd_copy(uintptr_t dst, const void *src, size_t len, int flags, size_t *copied);
 int ps_uffd_wake(uintptr_t start, size_t len);
 /* Set (wp=1) or clear (wp=0, which also wakes) write protection. */
 int ps_uffd_writeprotect(uintptr_t start, size_t len, int wp);
