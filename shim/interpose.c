@@ -111,6 +111,33 @@ EXPORT int madvise(void *addr, size_t len, int advice)
 	return r ? -1 : 0;
 }
 
+EXPORT int mlock2(const void *addr, size_t len, unsigned flags)
+{
+	if (bypass())
+		return real.mlock2(addr, len, flags);
+	int saved = errno;
+	int r = GUARDED(int, ps_mlock(addr, len, flags));
+	if (r == 0)
+		errno = saved;
+	return r;
+}
+
+EXPORT int mlock(const void *addr, size_t len)
+{
+	return mlock2(addr, len, 0);
+}
+
+EXPORT int munlock(const void *addr, size_t len)
+{
+	if (bypass())
+		return real.munlock(addr, len);
+	int saved = errno;
+	int r = GUARDED(int, ps_munlock(addr, len));
+	if (r == 0)
+		errno = saved;
+	return r;
+}
+
 /* glibc: POSIX_MADV_DONTNEED does nothing (the kernel's MADV_DONTNEED would
  * discard private changes); the others are madvise, with the error returned
  * rather than put in errno. */

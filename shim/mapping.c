@@ -749,6 +749,63 @@ static int remove_range(uintptr_t start, size_t len)
 	return ret;
 }
 
+/* Pages of managed mappings the program locked (atomic). Counted per call,
+ * as the ranges were asked for: locking a range twice counts it twice, an
+ * munlock of pages never locked gives nothing back. */
+static uint64_t locked_pages;
+
+/* Pages of [start, end) that are managed (regions lock held). */
+static uint64_t managed_pages_in(uintptr_t start, uintptr_t end)
+{
+	struct ps_region *r;
+	uint64_t n = 0;
+	for (size_t i = region_first_after(start); (r = region_at(i)) && r->start < end; i++) {
+		size_t a, b;
+		a = start > r->start ? (start - r->start) >> PS_PAGE_SHIFT : 0;
+		b = end < region_end(r) ? (end - r->start + PS_PAGE - 1) >> PS_PAGE_SHIFT : r->npages;
+		n += b - a;
+	}
+	return n;
+}
+
+int ps_mlock(const void *addr, size_t len, unsigned flags)
+{
+	uintptr_t a = (uintptr_t)addr & ~(uintptr_t)(PS_PAGE - 1), end = (uintptr_t)addr + len;
+	if (!overlaps_managed(a, end - a))
+		return real.mlock2(addr, len, flags);
+	sigset_t saved;
+	struct ps_cache_gauges g;
+	ps_cache_gauges(&g);
+	regions_enter(0, &saved);
+	uint64_t n = managed_pages_in(a, end);
+	int ret = -1;
+	/* Locked pages cannot be evicted: they must fit the budget. */
+	if (__atomic_add_fetch(&locked_pages, n, __ATOMIC_RELAXED) > g.budget_pages)
+		errno = ENOMEM;
+	else
+		ret = real.mlock2(addr, len, flags);
+	if (ret)
+		__atomic_sub_fetch(&locked_pages, n, __ATOMIC_RELAXED);
+	regions_leave(&saved);
+	return ret;
+}
+
+int ps_munlock(const void *addr, size_t len)
+{
+	uintptr_t a = (uintptr_t)addr & ~(uintptr_t)(PS_PAGE - 1), end = (uintptr_t)addr + len;
+	if (!overlaps_managed(a, end - a))
+		return real.munlock(addr, len);
+	sigset_t saved;
+	regions_enter(0, &saved);
+	uint64_t n = managed_pages_in(a, end), cur = __atomic_load_n(&locked_pages, __ATOMIC_RELAXED);
+	int ret = real.munlock(addr, len);
+	while (ret == 0 && !__atomic_compare_exchange_n(&locked_pages, &cur, cur > n ? cur - n : 0, 1,
+							__ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		;
+	regions_leave(&saved);
+	return ret;
+}
+
 static void set_advice(uintptr_t start, size_t len, int advice)
 {
 	struct ps_region *r;

@@ -25,6 +25,10 @@ int ps_munmap(void *addr, size_t len);
 void *ps_mremap(void *old, size_t old_size, size_t new_size, int flags, void *new_addr);
 int ps_mprotect(void *addr, size_t len, int prot);
 int ps_msync(void *addr, size_t len, int flags);
+/* mlock2 (mlock is flags 0) and munlock: pages of managed mappings are
+ * locked within the budget; past it, ENOMEM. */
+int ps_mlock(const void *addr, size_t len, unsigned flags);
+int ps_munlock(const void *addr, size_t len);
 /* 0 or -errno (posix_madvise returns the error, madvise sets errno). */
 int ps_madvise(void *addr, size_t len, int advice);
 

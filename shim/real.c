@@ -98,6 +98,8 @@ static int raw_fexecve(int fd, char *const argv[], char *const envp[])
 {
 	return (int)syscall(SYS_execveat, fd, "", argv, envp, AT_EMPTY_PATH);
 }
+static int raw_mlock2(const void *a, size_t l, unsigned f) { return (int)syscall(SYS_mlock2, a, l, f); }
+static int raw_munlock(const void *a, size_t l) { return (int)syscall(SYS_munlock, a, l); }
 static ssize_t raw_splice(int i, off_t *io, int o, off_t *oo, size_t n, unsigned f)
 {
 	return syscall(SYS_splice, i, io, o, oo, n, f);
@@ -122,7 +124,7 @@ struct ps_real real = {
 	.readv = raw_readv, .preadv = raw_preadv, .preadv2 = raw_preadv2, .sendfile = raw_sendfile, .splice = raw_splice,
 	.exit_ = raw_exit, .fcntl = raw_fcntl, .flock = raw_flock, .lockf = raw_lockf, .sigaction = raw_sigaction,
 	.execve = raw_execve, .execv = raw_execv, .execvp = raw_execv, .execvpe = raw_execve,
-	.fexecve = raw_fexecve,
+	.fexecve = raw_fexecve, .mlock2 = raw_mlock2, .munlock = raw_munlock,
 	.uffd_ioctl = raw_uffd_ioctl, .process_madvise = raw_process_madvise,
 };
 
@@ -181,4 +183,6 @@ void ps_real_resolve(void)
 	HOOK(execvp, "execvp");
 	HOOK(execvpe, "execvpe");
 	HOOK(fexecve, "fexecve");
+	HOOK(mlock2, "mlock2");
+	HOOK(munlock, "munlock");
 }

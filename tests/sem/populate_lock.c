@@ -3,6 +3,7 @@
  * MAP_POPULATE (the kernel reads every page before mmap returns: no page
  * may be left zero-filled), MAP_LOCKED, mlock() of part of a mapping,
  * mlockall(MCL_FUTURE) and MADV_POPULATE_READ: every byte is the file's.
+ * Under pageshim, mlock of more than the budget is ENOMEM.
  * Locked pages are pinned: MADV_DONTNEED on them is EINVAL, and a budget
  * of 8M with 16M locked must not make the library drop them (they stay
  * right while other mappings churn through the cache). A mapping locked
@@ -98,6 +99,15 @@ int main(void)
 	ok(munlock(m + 8 * PAGE, 8 * PAGE));
 	churn();
 	expect_pattern(m, 0, LEN, SEED, "after munlock and churn");
+	/* Under pageshim locked pages must fit the budget (twice it here): the
+	 * kernel's own limit is RLIMIT_MEMLOCK, none for root. */
+	if (T.shim) {
+		errno = 0;
+		check(mlock(m, LEN) == -1 && errno == ENOMEM,
+		      "mlock of twice the budget: expected -1 ENOMEM, got errno %d", errno);
+		ok(mlock(m, LEN / 4));
+		ok(munlock(m, LEN / 4));
+	}
 	ok(madvise(m, LEN, MADV_DONTNEED));
 	ok(madvise(m, LEN / 2, MADV_POPULATE_READ));
 	expect_pattern(m, 0, LEN, SEED, "after MADV_POPULATE_READ");
