@@ -423,6 +423,19 @@ HELPER uint8_t expect_readable(const void *p, const char *what)
 	return v;
 }
 
+/* Fork with two pipes for a handshake: the parent writes down[1] and reads
+ * up[0], the child the other ends. The child gets 30 s before SIGALRM. */
+HELPER pid_t fork_piped(int down[2], int up[2])
+{
+	ok(pipe2(down, O_CLOEXEC));
+	ok(pipe2(up, O_CLOEXEC));
+	pid_t pid = fork();
+	check(pid >= 0, "fork: %s", strerror(errno));
+	if (pid == 0)
+		alarm(30);
+	return pid;
+}
+
 /* ---- the library's counters -------------------------------------------- */
 
 HELPER void stats_get(struct pageshim_stats *st)

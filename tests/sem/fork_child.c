@@ -127,12 +127,8 @@ int main(int argc, char **argv)
 	expect_managed(&a, &b, 2, "before fork");
 
 	int down[2], up[2];
-	ok(pipe2(down, O_CLOEXEC));
-	ok(pipe2(up, O_CLOEXEC));
-	pid_t pid = fork();
-	check(pid >= 0, "fork: %s", strerror(errno));
+	pid_t pid = fork_piped(down, up);
 	if (pid == 0) {
-		alarm(30);
 		expect_all(child, "child after fork");
 		for (int pg = 3; pg <= 20; pg += 17) {  /* 3 written by the parent, 20 untouched */
 			memset(P + pg * PAGE, 0x40 + pg, PAGE);

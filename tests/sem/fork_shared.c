@@ -143,12 +143,8 @@ static void parent(void)
 	expect_managed(&a, &b, 2, "parent: shared and private writable mappings");
 
 	int down[2], up[2];
-	ok(pipe2(down, O_CLOEXEC));
-	ok(pipe2(up, O_CLOEXEC));
-	pid_t pid = fork();
-	check(pid >= 0, "fork: %s", strerror(errno));
+	pid_t pid = fork_piped(down, up);
 	if (pid == 0) {
-		alarm(30);
 		ok(close(up[0]));
 		ok(close(down[1]));
 		expect_all(fd, "child after fork");
