@@ -463,7 +463,9 @@ EXPORT int fcntl(int fd, int cmd, ...)
 	void *arg = va_arg(ap, void *);
 	va_end(ap);
 	struct flock *fl = is_set_lock(cmd) ? arg : NULL;
-	if (fl && fl->l_type == F_UNLCK)
+	/* Written back before any lock change, unlock or not: the struct is
+	 * read only once the kernel has accepted it (a bad pointer is EFAULT). */
+	if (fl)
 		unlocking();
 	int r = real.fcntl(fd, cmd, arg);
 	if (r == 0 && fl && fl->l_type != F_UNLCK)
