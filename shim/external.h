@@ -15,9 +15,10 @@
  * so the next access reads the file. Pages the program wrote are kept. It is
  * counted (external_modifications) and said once per file.
  *
- * The other direction: releasing a lock (F_UNLCK, LOCK_UN, F_ULOCK) first
- * writes back the written pages of every managed file, so that the process
- * taking the lock next reads them.
+ * The other direction: releasing a lock (LOCK_UN, F_ULOCK, and any fcntl
+ * lock change: its struct is read only once the kernel has accepted it)
+ * first writes back the written pages of every managed file, so that the
+ * process taking the lock next reads them.
  *
  * Timestamps are fine-grained once someone has asked for them (multigrain
  * timestamps, Linux 6.13, on ext4, xfs, btrfs and tmpfs), and pageshim asks
