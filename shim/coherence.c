@@ -213,7 +213,7 @@ static void changed(dev_t dev, ino_t ino, int src_fd, uint64_t off, uint64_t len
 	if (!f)
 		goto out;
 	if (src_fd < 0 || (fcntl(src_fd, F_GETFL) & O_ACCMODE) == O_WRONLY)
-		src_fd = f->fd;         /* the program's descriptor cannot read */
+		src_fd = file_rfd(f);   /* the program's descriptor cannot read */
 	uint64_t first = off >> PS_PAGE_SHIFT;
 	uint64_t end = len == PS_TO_EOF || off + len < off ? UINT64_MAX
 							    : (off + len + PS_PAGE - 1) >> PS_PAGE_SHIFT;

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
@@ -25,6 +26,15 @@
 static struct ps_file *files;   /* uthash by key */
 static uint64_t next_id = 1;
 static unsigned nfiles;         /* atomic: read without the regions lock */
+
+/* Files no mapping uses any more keep their descriptors, oldest first, and
+ * take them up again when mapped again (SQLite unmaps and maps its database
+ * each time another process changed it). Past PARK_MAX the oldest the
+ * process holds no POSIX lock on are closed. */
+#define PARK_MAX 16
+static struct ps_file *parked;
+static unsigned nparked;
+pthread_rwlock_t file_posix_locks = PTHREAD_RWLOCK_INITIALIZER;
 
 unsigned file_count(void) { return __atomic_load_n(&nfiles, __ATOMIC_RELAXED); }
 
@@ -112,16 +122,48 @@ static char *path_of(int fd)
 	return strdup(buf);
 }
 
-int file_get(int fd, const struct stat *st, uint64_t pages, struct ps_file **out)
+/* A parked file of this key, taken off the list, or NULL. */
+static struct ps_file *unpark(dev_t dev, ino_t ino)
 {
-	struct ps_file *f = file_find(st->st_dev, st->st_ino);
-	if (!f) {
+	for (struct ps_file **p = &parked; *p; p = &(*p)->parked_next) {
+		struct ps_file *f = *p;
+		if (f->key.dev == dev && f->key.ino == ino) {
+			*p = f->parked_next;
+			f->parked_next = NULL;
+			nparked--;
+			return f;
+		}
+	}
+	return NULL;
+}
+
+/* A new file, its descriptors opened (or taken from a parked one). */
+static struct ps_file *file_new(int fd, const struct stat *st, int *err)
+{
+	char *path = path_of(fd);
+	if (!path) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	struct ps_file *f = unpark(st->st_dev, st->st_ino);
+	if (f) {
+		free(f->path);  /* the same inode; the name may have changed */
+	} else {
 		f = calloc(1, sizeof *f);
-		if (!f)
-			return -ENOMEM;
+		if (!f) {
+			free(path);
+			*err = -ENOMEM;
+			return NULL;
+		}
+		f->fd = reopen(fd, &f->direct);
+		if (f->fd < 0) {
+			*err = f->fd;
+			free(path);
+			free(f);
+			return NULL;
+		}
 		f->key.dev = st->st_dev;
 		f->key.ino = st->st_ino;
-		f->fd = reopen(fd, &f->direct);
 		f->wfd = -1;
 		f->wfd_direct = -1;
 		f->bfd = -1;
@@ -130,18 +172,22 @@ int file_get(int fd, const struct stat *st, uint64_t pages, struct ps_file **out
 			snprintf(proc, sizeof proc, "/proc/self/fd/%d", f->fd);
 			f->bfd = open(proc, O_RDONLY | O_CLOEXEC);
 		}
-		f->spill_fd = -1;
-		f->path = path_of(fd);
-		if (f->fd < 0 || !f->path) {
-			int err = f->fd < 0 ? f->fd : -ENOMEM;
-			if (f->fd >= 0)
-				close(f->fd);
-			free(f->path);
-			free(f);
-			return err;
-		}
-		f->id = next_id++;
 		pthread_rwlock_init(&f->lock, NULL);
+	}
+	f->spill_fd = -1;
+	f->path = path;
+	f->id = next_id++;      /* a new file as far as the cache knows */
+	return f;
+}
+
+int file_get(int fd, const struct stat *st, uint64_t pages, struct ps_file **out)
+{
+	struct ps_file *f = file_find(st->st_dev, st->st_ino);
+	if (!f) {
+		int err;
+		f = file_new(fd, st, &err);
+		if (!f)
+			return err;
 		HASH_ADD(hh, files, key, sizeof f->key, f);
 		__atomic_fetch_add(&nfiles, 1, __ATOMIC_RELAXED);
 		__atomic_fetch_add(filter_slot(f->key.dev, f->key.ino), 1, __ATOMIC_RELAXED);
@@ -161,13 +207,53 @@ int file_get(int fd, const struct stat *st, uint64_t pages, struct ps_file **out
 	return 0;
 }
 
-void file_put(struct ps_file *f)
+/* /proc/locks, whole, as a string (malloc'd), or NULL. */
+static char *read_locks(void)
 {
-	if (--f->refs)
-		return;
-	HASH_DEL(files, f);
-	__atomic_fetch_sub(&nfiles, 1, __ATOMIC_RELAXED);
-	__atomic_fetch_sub(filter_slot(f->key.dev, f->key.ino), 1, __ATOMIC_RELAXED);
+	int fd = open("/proc/locks", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	size_t cap = 8192, have = 0;
+	char *buf = malloc(cap);
+	ssize_t n = 0;
+	while (buf && (n = read(fd, buf + have, cap - 1 - have)) > 0) {
+		have += (size_t)n;
+		if (have == cap - 1) {
+			char *more = realloc(buf, cap *= 2);
+			if (!more)
+				free(buf);
+			buf = more;
+		}
+	}
+	close(fd);
+	if (buf && n < 0) {
+		free(buf);
+		return NULL;
+	}
+	if (buf)
+		buf[have] = 0;
+	return buf;
+}
+
+/* Does /proc/locks show a POSIX lock this process holds on f? Its lines
+ * read "1: POSIX  ADVISORY  WRITE PID MAJ:MIN:INODE START END", device
+ * numbers in hex; a request waiting for a lock reads "1: -> POSIX ...". */
+static int posix_locked(const char *locks, const struct ps_file *f)
+{
+	long me = getpid();
+	for (const char *line = locks; line && *line; line = strchr(line, '\n'), line = line ? line + 1 : NULL) {
+		long pid;
+		unsigned maj, min;
+		unsigned long ino;
+		if (sscanf(line, "%*d: POSIX %*s %*s %ld %x:%x:%lu", &pid, &maj, &min, &ino) == 4 &&
+		    pid == me && maj == major(f->key.dev) && min == minor(f->key.dev) && ino == f->key.ino)
+			return 1;
+	}
+	return 0;
+}
+
+static void file_close(struct ps_file *f)
+{
 	close(f->fd);
 	if (f->wfd >= 0)
 		close(f->wfd);
@@ -175,13 +261,64 @@ void file_put(struct ps_file *f)
 		close(f->wfd_direct);
 	if (f->bfd >= 0)
 		close(f->bfd);
-	if (f->spill_fd >= 0)
-		close(f->spill_fd);
-	if (f->sums)
-		real.munmap(f->sums, sums_bytes(f->sums_pages));
 	pthread_rwlock_destroy(&f->lock);
 	free(f->path);
 	free(f);
+}
+
+/* Close parked files past PARK_MAX, oldest first, except those the process
+ * holds a POSIX lock on. Not while a lock call of the program is under way:
+ * it could take a lock between the look and the close. */
+static void trim_parked(void)
+{
+	if (nparked <= PARK_MAX || pthread_rwlock_trywrlock(&file_posix_locks))
+		return;
+	char *locks = read_locks();
+	for (struct ps_file **p = &parked; locks && *p && nparked > PARK_MAX;) {
+		struct ps_file *f = *p;
+		if (posix_locked(locks, f)) {
+			p = &f->parked_next;
+			continue;
+		}
+		*p = f->parked_next;
+		nparked--;
+		file_close(f);
+	}
+	free(locks);
+	pthread_rwlock_unlock(&file_posix_locks);
+}
+
+void file_put(struct ps_file *f)
+{
+	if (--f->refs)
+		return;
+	HASH_DEL(files, f);
+	__atomic_fetch_sub(&nfiles, 1, __ATOMIC_RELAXED);
+	__atomic_fetch_sub(filter_slot(f->key.dev, f->key.ino), 1, __ATOMIC_RELAXED);
+	if (f->spill_fd >= 0)
+		close(f->spill_fd);     /* its own inode: closing it drops no lock */
+	if (f->sums)
+		real.munmap(f->sums, sums_bytes(f->sums_pages));
+	f->sums = NULL;
+	f->sums_pages = 0;
+	/* What else the next mapping must find as a new file's. */
+	f->seq = 0;
+	f->seen_racy = 0;
+	f->told_external = 0;
+	f->direct_refused = 0;
+	f->regions = NULL;
+	struct ps_file **p = &parked;   /* the newest goes last */
+	while (*p)
+		p = &(*p)->parked_next;
+	*p = f;
+	nparked++;
+	trim_parked();
+}
+
+void file_fork_child(void)
+{
+	/* A thread of the parent may have been in a lock call. */
+	pthread_rwlock_init(&file_posix_locks, NULL);
 }
 
 static int transient(int err)
@@ -191,17 +328,24 @@ static int transient(int err)
 
 int file_stop_direct(struct ps_file *f)
 {
-	char proc[64];
-	snprintf(proc, sizeof proc, "/proc/self/fd/%d", f->fd);
-	int fd = open(proc, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	/* Handlers may be reading through the old descriptor; dup2 swaps the
-	 * open file behind the same number atomically. */
-	dup2(fd, f->fd);
-	close(fd);
-	__atomic_store_n(&f->direct, 0, __ATOMIC_RELAXED);
+	if (__atomic_load_n(&f->bfd, __ATOMIC_ACQUIRE) < 0) {
+		char proc[64];
+		snprintf(proc, sizeof proc, "/proc/self/fd/%d", f->fd);
+		int fd = open(proc, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return -errno;
+		int none = -1;  /* two handlers may get here at once: one wins, */
+		if (!__atomic_compare_exchange_n(&f->bfd, &none, fd, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+			close(fd);      /* and the other's was never used: no lock to lose */
+	}
+	__atomic_store_n(&f->direct, 0, __ATOMIC_RELEASE);
 	return 0;
+}
+
+int file_rfd(struct ps_file *f)
+{
+	int bfd = __atomic_load_n(&f->bfd, __ATOMIC_ACQUIRE);
+	return __atomic_load_n(&f->direct, __ATOMIC_ACQUIRE) || bfd < 0 ? f->fd : bfd;
 }
 
 /* An O_DIRECT read that does not wait for the inode's lock. A thread that
@@ -241,7 +385,7 @@ ssize_t file_read(struct ps_file *f, void *buf, size_t len, uint64_t off)
 		uint64_t t0 = ps_now_ns();
 		char *at = (char *)buf + done;
 		ssize_t n = f->direct ? read_direct(f, at, len - done, off + done)
-				      : real.pread(f->fd, at, len - done, (off_t)(off + done));
+				      : real.pread(file_rfd(f), at, len - done, (off_t)(off + done));
 		ps_hist_add(&ps_io_hist, ps_now_ns() - t0);
 		PS_COUNT(read_calls, 1);
 		if (n > 0) {
@@ -268,7 +412,7 @@ ssize_t file_read(struct ps_file *f, void *buf, size_t len, uint64_t off)
 		return -err;
 	}
 	if (!f->direct && !f->written && done)
-		posix_fadvise(f->fd, (off_t)off, (off_t)done, POSIX_FADV_DONTNEED);
+		posix_fadvise(file_rfd(f), (off_t)off, (off_t)done, POSIX_FADV_DONTNEED);
 	return (ssize_t)done;
 }
 

@@ -53,9 +53,11 @@ struct ps_file {
 	uint64_t seq;                   /* bumped by every write-side change (atomic) */
 	struct timespec seen_mtime, seen_ctime;  /* as pageshim last knew them (external.h) */
 	off_t seen_size;
+	int seen_racy;                  /* seen too soon after a change by another (external.c) */
 	int told_external;              /* a change by another process was logged */
 	uint64_t *sums;                 /* XXH3 per file page, 0 = unknown */
 	uint64_t sums_pages;            /* pages `sums` covers */
+	struct ps_file *parked_next;    /* unused, its descriptors kept (file.c) */
 };
 
 /* Callers hold ps_regions_lock for writing (get/put) or reading (find). */
@@ -65,6 +67,13 @@ struct ps_file {
  * [0, pages). 0 or -errno (the mapping then passes through). */
 int file_get(int fd, const struct stat *st, uint64_t pages, struct ps_file **out);
 void file_put(struct ps_file *f);
+/* Closing any descriptor of a file drops every POSIX lock the process holds
+ * on it, so the program's lock calls (fcntl F_SETLK/F_SETLKW, lockf) are
+ * made holding this for reading, and pageshim closes a file's descriptors
+ * only holding it for writing, once /proc/locks shows none of the process's
+ * locks on that file. */
+extern pthread_rwlock_t file_posix_locks;
+void file_fork_child(void);
 struct ps_file *file_find(dev_t dev, ino_t ino);
 /* The managed files one by one: file_next(NULL) is the first. */
 struct ps_file *file_next(struct ps_file *f);
@@ -99,6 +108,9 @@ uint64_t file_sum(const void *page);
  * its own writes put the pages there, and an O_DIRECT read of a dirty range
  * would first wait for the kernel to write it back. 0 or -errno. */
 int file_stop_direct(struct ps_file *f);
+/* The descriptor to read f through now: O_DIRECT until the process writes
+ * the file itself (file_stop_direct), then buffered. */
+int file_rfd(struct ps_file *f);
 
 /* Record the checksum of file page `fpage` just read (under f->lock read).
  * Returns 1 when a different checksum was known: the page changed since

@@ -115,6 +115,7 @@ static void fork_child(void)
 		return;
 	ps_prefetch_fork_child();
 	ps_cache_unlock();
+	file_fork_child();
 	/* Not unlock: glibc knows the writer by thread id, which the child's
 	 * thread does not share, and would take it for a reader. */
 	regions_lock_init();

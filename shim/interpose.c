@@ -18,6 +18,7 @@
 #include "coherence.h"
 #include "external.h"
 #include "fatal.h"
+#include "file.h"
 #include "guard.h"
 #include "init.h"
 #include "mapping.h"
@@ -467,7 +468,12 @@ EXPORT int fcntl(int fd, int cmd, ...)
 	 * read only once the kernel has accepted it (a bad pointer is EFAULT). */
 	if (fl)
 		unlocking();
+	int posix = cmd == F_SETLK || cmd == F_SETLKW;
+	if (posix)
+		pthread_rwlock_rdlock(&file_posix_locks);
 	int r = real.fcntl(fd, cmd, arg);
+	if (posix)
+		pthread_rwlock_unlock(&file_posix_locks);
 	if (r == 0 && fl && fl->l_type != F_UNLCK)
 		locked();
 	return r;
@@ -488,7 +494,9 @@ EXPORT int lockf(int fd, int cmd, off_t len)
 {
 	if (cmd == F_ULOCK)
 		unlocking();
+	pthread_rwlock_rdlock(&file_posix_locks);      /* lockf's locks are POSIX locks */
 	int r = real.lockf(fd, cmd, len);
+	pthread_rwlock_unlock(&file_posix_locks);
 	if (r == 0 && (cmd == F_LOCK || cmd == F_TLOCK))
 		locked();
 	return r;
