@@ -13,7 +13,9 @@
  * from what pageshim last saw (after its own writes) was changed by someone
  * else: its clean pages leave every mapping and its checksums are forgotten,
  * so the next access reads the file. Pages the program wrote are kept. It is
- * counted (external_modifications) and said once per file.
+ * counted (external_modifications) and said once per file. A write stamps
+ * the times before its bytes land, so times seen less than a second old are
+ * not trusted: the next check drops the clean pages again.
  *
  * The other direction: releasing a lock (LOCK_UN, F_ULOCK, and any fcntl
  * lock change: its struct is read only once the kernel has accepted it)
