@@ -214,6 +214,22 @@ HELPER void touch_pages(const uint8_t *m, int from, int to)
 		(void)*(volatile const uint8_t *)(m + pg * PAGE);
 }
 
+/* Write the pattern of `seed` over the pages of m[0, npages) that
+ * `chosen` picks, and over [part_off, part_off+part_len). Returns how many
+ * writes: the pages, plus one. */
+HELPER uint64_t write_pages(uint8_t *m, uint64_t npages, int (*chosen)(uint64_t pg), uint64_t part_off,
+			    size_t part_len, uint64_t seed)
+{
+	uint64_t n = 0;
+	for (uint64_t pg = 0; pg < npages; pg++)
+		if (chosen(pg)) {
+			fill_pattern(m + pg * PAGE, pg * PAGE, PAGE, seed);
+			n++;
+		}
+	fill_pattern(m + part_off, part_off, part_len, seed);
+	return n + 1;
+}
+
 /* ---- comparing memory -------------------------------------------------- */
 
 /* p holds what should be file offset `off` of the file of `seed`. */

@@ -102,14 +102,7 @@ static void child(const char *path, const struct way *w, uint64_t seed, int up)
 	}
 	ok(close(fd));
 	DOING("child: writing");
-	uint64_t n = 0;
-	for (uint64_t pg = 0; pg < NPAGES; pg++)
-		if (written(pg)) {
-			fill_pattern(p + pg * PAGE, pg * PAGE, PAGE, seed);
-			n++;
-		}
-	fill_pattern(p + PARTIAL_OFF, PARTIAL_OFF, PARTIAL_LEN, seed);
-	n++;
+	uint64_t n = write_pages(p, NPAGES, written, PARTIAL_OFF, PARTIAL_LEN, seed);
 	stats_get(&b);
 	expect_managed(&a, &b, 1, "child's mapping");
 	if (T.shim) {

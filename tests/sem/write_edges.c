@@ -242,14 +242,7 @@ static void exec_child(const char *path, enum exec_way way, uint64_t seed)
 	uint8_t *p = xmmap(EXEC_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	ok(close(fd));
 	DOING("2: child writing before exec");
-	uint64_t n = 0;
-	for (uint64_t pg = 0; pg < EXEC_PAGES; pg++)
-		if (exec_written(pg)) {
-			fill_pattern(p + pg * PAGE, pg * PAGE, PAGE, seed);
-			n++;
-		}
-	fill_pattern(p + EXEC_PARTIAL_OFF, EXEC_PARTIAL_OFF, EXEC_PARTIAL_LEN, seed);
-	n++;
+	uint64_t n = write_pages(p, EXEC_PAGES, exec_written, EXEC_PARTIAL_OFF, EXEC_PARTIAL_LEN, seed);
 	stats_get(&b);
 	expect_managed(&a, &b, 1, "2: the child's mapping");
 	/* n / 2, as exit_writeback: a page written during its write-back may
