@@ -128,6 +128,24 @@ EXPORT int mlock(const void *addr, size_t len)
 	return mlock2(addr, len, 0);
 }
 
+EXPORT int mlockall(int flags)
+{
+	if (bypass())
+		return real.mlockall(flags);
+	int saved = errno;
+	int r = GUARDED(int, ps_mlockall(flags));
+	if (r == 0)
+		errno = saved;
+	return r;
+}
+
+EXPORT int munlockall(void)
+{
+	if (bypass())
+		return real.munlockall();
+	return GUARDED(int, ps_munlockall());
+}
+
 EXPORT int munlock(const void *addr, size_t len)
 {
 	if (bypass())

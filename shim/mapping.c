@@ -806,6 +806,34 @@ int ps_munlock(const void *addr, size_t len)
 	return ret;
 }
 
+int ps_mlockall(int flags)
+{
+	if (!(flags & MCL_CURRENT))
+		return real.mlockall(flags);
+	sigset_t saved;
+	struct ps_cache_gauges g;
+	ps_cache_gauges(&g);
+	regions_enter(0, &saved);
+	uint64_t n = managed_pages_in(0, UINTPTR_MAX);
+	int ret = -1;
+	if (__atomic_add_fetch(&locked_pages, n, __ATOMIC_RELAXED) > g.budget_pages)
+		errno = ENOMEM;
+	else
+		ret = real.mlockall(flags);
+	if (ret)
+		__atomic_sub_fetch(&locked_pages, n, __ATOMIC_RELAXED);
+	regions_leave(&saved);
+	return ret;
+}
+
+int ps_munlockall(void)
+{
+	int ret = real.munlockall();
+	if (ret == 0)
+		__atomic_store_n(&locked_pages, 0, __ATOMIC_RELAXED);
+	return ret;
+}
+
 static void set_advice(uintptr_t start, size_t len, int advice)
 {
 	struct ps_region *r;

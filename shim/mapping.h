@@ -29,6 +29,11 @@ int ps_msync(void *addr, size_t len, int flags);
  * locked within the budget; past it, ENOMEM. */
 int ps_mlock(const void *addr, size_t len, unsigned flags);
 int ps_munlock(const void *addr, size_t len);
+/* mlockall(MCL_CURRENT, with or without MCL_ONFAULT) locks every managed
+ * page: ENOMEM unless they all fit the budget. munlockall gives all back.
+ * (MCL_FUTURE: later mappings pass through, see mapping.c.) */
+int ps_mlockall(int flags);
+int ps_munlockall(void);
 /* 0 or -errno (posix_madvise returns the error, madvise sets errno). */
 int ps_madvise(void *addr, size_t len, int advice);
 

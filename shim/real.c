@@ -100,6 +100,8 @@ static int raw_fexecve(int fd, char *const argv[], char *const envp[])
 }
 static int raw_mlock2(const void *a, size_t l, unsigned f) { return (int)syscall(SYS_mlock2, a, l, f); }
 static int raw_munlock(const void *a, size_t l) { return (int)syscall(SYS_munlock, a, l); }
+static int raw_mlockall(int f) { return (int)syscall(SYS_mlockall, f); }
+static int raw_munlockall(void) { return (int)syscall(SYS_munlockall); }
 static ssize_t raw_splice(int i, off_t *io, int o, off_t *oo, size_t n, unsigned f)
 {
 	return syscall(SYS_splice, i, io, o, oo, n, f);
@@ -125,6 +127,7 @@ struct ps_real real = {
 	.exit_ = raw_exit, .fcntl = raw_fcntl, .flock = raw_flock, .lockf = raw_lockf, .sigaction = raw_sigaction,
 	.execve = raw_execve, .execv = raw_execv, .execvp = raw_execv, .execvpe = raw_execve,
 	.fexecve = raw_fexecve, .mlock2 = raw_mlock2, .munlock = raw_munlock,
+	.mlockall = raw_mlockall, .munlockall = raw_munlockall,
 	.uffd_ioctl = raw_uffd_ioctl, .process_madvise = raw_process_madvise,
 };
 
@@ -185,4 +188,6 @@ void ps_real_resolve(void)
 	HOOK(fexecve, "fexecve");
 	HOOK(mlock2, "mlock2");
 	HOOK(munlock, "munlock");
+	HOOK(mlockall, "mlockall");
+	HOOK(munlockall, "munlockall");
 }

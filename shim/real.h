@@ -54,6 +54,8 @@ struct ps_real {
 	int (*fexecve)(int fd, char *const argv[], char *const envp[]);
 	int (*mlock2)(const void *addr, size_t len, unsigned flags);   /* mlock is flags 0 */
 	int (*munlock)(const void *addr, size_t len);
+	int (*mlockall)(int flags);
+	int (*munlockall)(void);
 	ssize_t (*pread)(int fd, void *buf, size_t n, off_t off);
 	/* ioctl on the userfaultfd: 0 or -1/errno (struct updated as the kernel does) */
 	int (*uffd_ioctl)(int fd, unsigned long req, void *arg);

@@ -3,7 +3,8 @@
  * MAP_POPULATE (the kernel reads every page before mmap returns: no page
  * may be left zero-filled), MAP_LOCKED, mlock() of part of a mapping,
  * mlockall(MCL_FUTURE) and MADV_POPULATE_READ: every byte is the file's.
- * Under pageshim, mlock of more than the budget is ENOMEM.
+ * Under pageshim, mlock or mlockall(MCL_CURRENT) of more than the budget is
+ * ENOMEM, and munlockall gives every locked page back.
  * Locked pages are pinned: MADV_DONTNEED on them is EINVAL, and a budget
  * of 8M with 16M locked must not make the library drop them (they stay
  * right while other mappings churn through the cache). A mapping locked
@@ -111,7 +112,31 @@ int main(void)
 	ok(madvise(m, LEN, MADV_DONTNEED));
 	ok(madvise(m, LEN / 2, MADV_POPULATE_READ));
 	expect_pattern(m, 0, LEN, SEED, "after MADV_POPULATE_READ");
+	/* mlockall(MCL_CURRENT) locks every managed page: the same rule. */
+	if (T.shim) {
+		errno = 0;
+		check(mlockall(MCL_CURRENT) == -1 && errno == ENOMEM,
+		      "mlockall(MCL_CURRENT) with twice the budget mapped: expected -1 ENOMEM, got errno %d",
+		      errno);
+	}
 	ok(munmap(m, LEN));
+
+	/* A quarter of it mapped: locked and read in at once, and munlockall
+	 * gives it all back (then half of it, the whole budget, can be locked). */
+	m = map(MAP_SHARED, LEN / 4, path);
+	ok(mlockall(MCL_CURRENT));
+	stats_get(&b);
+	check(!T.shim || b.resident_bytes >= LEN / 4,
+	      "mlockall(MCL_CURRENT): expected the mapping resident (%lu bytes), got %llu", LEN / 4,
+	      U(b.resident_bytes));
+	expect_pattern(m, 0, LEN / 4, SEED, "mapped, then mlockall(MCL_CURRENT)");
+	ok(munlockall());
+	uint8_t *m2 = map(MAP_SHARED, LEN / 2, path);
+	ok(mlock(m2, LEN / 2));
+	expect_pattern(m2, 0, LEN / 2, SEED, "half of it locked after munlockall");
+	ok(munlock(m2, LEN / 2));
+	ok(munmap(m2, LEN / 2));
+	ok(munmap(m, LEN / 4));
 
 	ok(mlockall(MCL_CURRENT | MCL_FUTURE));
 	stats_get(&b);
