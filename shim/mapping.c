@@ -151,6 +151,18 @@ static struct ps_region *split_tail(struct ps_region *r, size_t from)
 	return t;
 }
 
+/* Split the regions that straddle start or end, so that [start, end) is
+ * made of whole regions (a split that cannot allocate leaves one whole). */
+static void split_at(uintptr_t start, uintptr_t end)
+{
+	struct ps_region *r = region_find(start);
+	if (r && r->start < start)
+		split_tail(r, (start - r->start) >> PS_PAGE_SHIFT);
+	r = region_find(end - 1);
+	if (r && region_end(r) > end)
+		split_tail(r, (end - r->start) >> PS_PAGE_SHIFT);
+}
+
 /* Forget [start, end) of every region: its pages leave the cache; regions
  * shrink, split or go. -ENOMEM only when a split cannot allocate (the range
  * is then forgotten whole, which loses no data: its pages are unmapped). */
@@ -260,16 +272,18 @@ static void give_back(struct ps_region *r)
 }
 
 /* Two mappings of one file are two copies of its pages here, where the
- * kernel has one: coherent only while neither is written. A new shared
- * mapping that overlaps another shared one of the same file, either of them
- * open for writing, sends all the file's shared mappings back to the kernel,
- * which shares the pages. */
-static int shared_conflict(struct ps_file *f, uint64_t pgoff, size_t npages, int wp)
+ * kernel has one: coherent only while neither is written. A shared mapping
+ * of file pages [pgoff, pgoff+npages), new or grown (region `self`, or
+ * NULL), that overlaps another shared one of the same file, either of them
+ * open for writing, sends all the file's shared mappings back to the
+ * kernel, which shares the pages. Returns 1 if it did. */
+static int shared_conflict(struct ps_file *f, uint64_t pgoff, size_t npages, int wp,
+			   const struct ps_region *self)
 {
 	struct ps_region *g, *next;
 	int clash = 0;
 	for (g = f->regions; g; g = g->file_next)
-		clash |= !g->private_ && (g->wp || wp) && g->pgoff < pgoff + npages &&
+		clash |= g != self && !g->private_ && (g->wp || wp) && g->pgoff < pgoff + npages &&
 			 pgoff < g->pgoff + g->npages;
 	if (!clash)
 		return 0;
@@ -307,7 +321,7 @@ static int manage(void *p, size_t len, int prot, int flags, int fd, off_t off, c
 		err = -EPERM;
 	else if (!private_ && wp)
 		err = file_open_write(f, fd);
-	if (!err && !private_ && shared_conflict(f, pgoff, npages, wp))
+	if (!err && !private_ && shared_conflict(f, pgoff, npages, wp, NULL))
 		err = -EBUSY;
 	if (err) {
 		file_put(f);
@@ -438,11 +452,18 @@ void *ps_mremap(void *old, size_t old_size, size_t new_size, int flags, void *ne
 		writeback_or_warn((uintptr_t)new_addr, (uintptr_t)new_addr + pages_of(new_size) * PS_PAGE);
 	struct ps_region *r = region_find(o);
 	size_t oldp = pages_of(old_size), newp = pages_of(new_size);
+	if (r && oldp && o + oldp * PS_PAGE <= region_end(r) && (r->start != o || oldp != r->npages)) {
+		/* Part of a mapping: the kernel splits it, and the part is a
+		 * region of its own from now on (a failed call leaves two
+		 * regions where there was one, which changes nothing). */
+		split_at(o, o + oldp * PS_PAGE);
+		r = region_find(o);
+	}
 	if (!r || r->start != o || oldp != r->npages) {
-		/* Part of a mapping, or several: shrinking is an unmap of the
-		 * tail and the same size changes nothing (the kernel checks the
-		 * flags either way); moving or growing a piece is not supported
-		 * yet. */
+		/* Several mappings (or a split that could not allocate):
+		 * shrinking is an unmap of the tail and the same size changes
+		 * nothing (the kernel checks the flags either way); moving or
+		 * growing them is not supported. */
 		if (flags & ~(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP)) {
 			errno = EINVAL;
 		} else if (newp <= oldp && !(flags & (MREMAP_FIXED | MREMAP_DONTUNMAP)) && r) {
@@ -453,7 +474,7 @@ void *ps_mremap(void *old, size_t old_size, size_t new_size, int flags, void *ne
 				forget_range(o + newp * PS_PAGE, o + oldp * PS_PAGE);
 			}
 		} else {
-			ps_debug("mremap of part of a managed mapping refused");
+			ps_debug("mremap of several managed mappings refused");
 			errno = ENOMEM;
 		}
 		goto out;
@@ -488,6 +509,10 @@ void *ps_mremap(void *old, size_t old_size, size_t new_size, int flags, void *ne
 			link_to_file(again, r->file);
 		}
 	}
+	/* Grown over file pages another shared mapping holds, or left behind
+	 * by MREMAP_DONTUNMAP: two copies, so the kernel takes them all. */
+	if (!err && !r->private_)
+		shared_conflict(r->file, r->pgoff, r->npages, r->wp, r);
 	if (err)
 		ps_warn("mremap: cannot keep serving %p (%s); its missing pages would read zeros",
 			q, strerror(-err));
@@ -507,18 +532,6 @@ static int range_shared_writable(uintptr_t start, size_t len)
 		if (!r->private_ && !r->wp)
 			return 0;
 	return 1;
-}
-
-/* Split the regions that straddle start or end, so that [start, end) is
- * made of whole regions (a split that cannot allocate leaves one whole). */
-static void split_at(uintptr_t start, uintptr_t end)
-{
-	struct ps_region *r = region_find(start);
-	if (r && r->start < start)
-		split_tail(r, (start - r->start) >> PS_PAGE_SHIFT);
-	r = region_find(end - 1);
-	if (r && region_end(r) > end)
-		split_tail(r, (end - r->start) >> PS_PAGE_SHIFT);
 }
 
 int ps_mprotect(void *addr, size_t len, int prot)
