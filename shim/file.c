@@ -301,12 +301,7 @@ void file_put(struct ps_file *f)
 		real.munmap(f->sums, sums_bytes(f->sums_pages));
 	f->sums = NULL;
 	f->sums_pages = 0;
-	/* What else the next mapping must find as a new file's. */
-	f->seq = 0;
-	f->seen_racy = 0;
-	f->told_external = 0;
-	f->direct_refused = 0;
-	f->regions = NULL;
+	f->seen_racy = 0;       /* the next mapping reads every page anew */
 	struct ps_file **p = &parked;   /* the newest goes last */
 	while (*p)
 		p = &(*p)->parked_next;
