@@ -3,13 +3,19 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <poll.h>
 #include <signal.h>
+#include <stdio.h>
+#include <string.h>
 #include <stdint.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cache.h"
 #include "file.h"
+#include "guard.h"
 #include "init.h"
 #include "log.h"
 #include "mapping.h"
@@ -59,10 +65,32 @@ void ps_external_note(struct ps_file *f)
 		remember(f, &st);
 }
 
-void ps_external_check(struct ps_file *f)
+/* The process's own writes under way (begun, times not yet noted), and
+ * how many ever began (atomic). */
+static unsigned own_in_flight;
+static uint64_t own_begun;
+
+void ps_external_own_begin(void)
 {
+	__atomic_add_fetch(&own_in_flight, 1, __ATOMIC_SEQ_CST);
+	__atomic_add_fetch(&own_begun, 1, __ATOMIC_SEQ_CST);
+}
+
+void ps_external_own_end(void)
+{
+	__atomic_sub_fetch(&own_in_flight, 1, __ATOMIC_SEQ_CST);
+}
+
+/* Check f. From the watcher (`watched`), a change is acted on only if no
+ * write of this process was under way or began meanwhile: else it may be
+ * that write, not yet noted, and -EAGAIN says to look again later. */
+static int check(struct ps_file *f, int watched)
+{
+	uint64_t begun = __atomic_load_n(&own_begun, __ATOMIC_SEQ_CST);
+	if (watched && __atomic_load_n(&own_in_flight, __ATOMIC_SEQ_CST))
+		return -EAGAIN;
 	struct stat st;
-	int saved = errno;
+	int ret = 0;
 	/* Under the file's lock: pageshim's own write-back, which changes the
 	 * times, notes them under it too. */
 	pthread_rwlock_wrlock(&f->lock);
@@ -70,6 +98,11 @@ void ps_external_check(struct ps_file *f)
 		goto out;
 	int changed = !same_time(st.st_mtim, f->seen_mtime) || !same_time(st.st_ctim, f->seen_ctime) ||
 		      st.st_size != f->seen_size;
+	if (watched && changed && (__atomic_load_n(&own_in_flight, __ATOMIC_SEQ_CST) ||
+				   __atomic_load_n(&own_begun, __ATOMIC_SEQ_CST) != begun)) {
+		ret = -EAGAIN;
+		goto out;
+	}
 	if (changed || f->seen_racy) {   /* changed, or last seen changing */
 		__atomic_fetch_add(&f->seq, 1, __ATOMIC_ACQ_REL);  /* fills in flight read again */
 		file_forget_sums(f, 0, UINT64_MAX);
@@ -83,11 +116,18 @@ void ps_external_check(struct ps_file *f)
 		if (!f->told_external) {
 			f->told_external = 1;
 			ps_warn("%s was changed by another process: pages cached from it are dropped "
-				"at each lock taken (said once per file)", f->path);
+				"as it changes (said once per file)", f->path);
 		}
 	}
 out:
 	pthread_rwlock_unlock(&f->lock);
+	return ret;
+}
+
+void ps_external_check(struct ps_file *f)
+{
+	int saved = errno;
+	check(f, 0);
 	errno = saved;
 }
 
@@ -109,4 +149,126 @@ void ps_external_unlocking(void)
 	int saved = errno;
 	ps_writeback_all();
 	errno = saved;
+}
+
+/* ---- the watch: one inotify instance, a watch per managed file ---- */
+
+#define WATCH_RETRY_MS 10       /* a check put off by this process's own write */
+#define WATCH_PENDING_MAX 64    /* files with events not yet checked; past it, all */
+
+static int ino = -1;
+
+void ps_external_watch(struct ps_file *f)
+{
+	f->wd = -1;
+	if (ino < 0)
+		return;
+	char proc[64];
+	snprintf(proc, sizeof proc, "/proc/self/fd/%d", f->fd);
+	f->wd = inotify_add_watch(ino, proc, IN_MODIFY);
+	if (f->wd < 0)
+		ps_debug("%s: no inotify watch (%s): changes by others are seen at locks only", f->path,
+			 strerror(errno));
+}
+
+void ps_external_unwatch(struct ps_file *f)
+{
+	if (ino >= 0 && f->wd >= 0)
+		inotify_rm_watch(ino, f->wd);
+	f->wd = -1;
+}
+
+/* Check the files whose watch descriptors are in wds[0, *n) (all files if
+ * *n is past WATCH_PENDING_MAX); those put off stay, the rest leave. */
+static void check_watched(int *wds, unsigned *n)
+{
+	sigset_t saved;
+	unsigned left = 0;
+	int all = *n > WATCH_PENDING_MAX;
+	regions_enter(0, &saved);
+	for (struct ps_file *f = file_next(NULL); f; f = file_next(f)) {
+		int hit = all;
+		for (unsigned i = 0; !all && i < *n && !hit; i++)
+			hit = wds[i] == f->wd;
+		if (hit && check(f, 1) == -EAGAIN) {
+			if (left < WATCH_PENDING_MAX)
+				wds[left] = f->wd;
+			left++;
+		}
+	}
+	regions_leave(&saved);
+	*n = left > WATCH_PENDING_MAX ? WATCH_PENDING_MAX + 1 : left;
+}
+
+static void *watch_main(void *arg)
+{
+	(void)arg;
+	ps_guard_enter_forever();
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	int wds[WATCH_PENDING_MAX];
+	unsigned n = 0;         /* WATCH_PENDING_MAX + 1: all */
+	for (;;) {
+		struct pollfd p = { .fd = ino, .events = POLLIN };
+		if (poll(&p, 1, n ? WATCH_RETRY_MS : -1) > 0) {
+			ssize_t got;
+			while ((got = read(ino, buf, sizeof buf)) > 0) {
+				const struct inotify_event *ev;
+				for (char *e = buf; e < buf + got; e += sizeof *ev + ev->len) {
+					ev = (const struct inotify_event *)e;
+					if (ev->mask & IN_Q_OVERFLOW)
+						n = WATCH_PENDING_MAX + 1;
+					if (!(ev->mask & IN_MODIFY) || n > WATCH_PENDING_MAX)
+						continue;
+					unsigned i = 0;
+					while (i < n && wds[i] != ev->wd)
+						i++;
+					if (i < n)
+						continue;       /* already pending */
+					if (n == WATCH_PENDING_MAX)
+						n = WATCH_PENDING_MAX + 1;
+					else
+						wds[n++] = ev->wd;
+				}
+			}
+		}
+		if (n)
+			check_watched(wds, &n);
+	}
+	return NULL;
+}
+
+int ps_external_start(void)
+{
+	ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (ino < 0) {
+		ps_debug("no inotify (%s): changes by others are seen at locks only", strerror(errno));
+		return 0;
+	}
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pthread_t t;
+	int err = pthread_create(&t, NULL, watch_main, NULL);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (err) {
+		close(ino);
+		ino = -1;
+		return -err;
+	}
+	pthread_setname_np(t, "pageshim-watch");
+	pthread_detach(t);
+	return 0;
+}
+
+int ps_external_fork_child(void)
+{
+	/* The parent's instance is shared with the parent: its events are the
+	 * parent's to read. The child watches its files anew. */
+	if (ino >= 0)
+		close(ino);
+	__atomic_store_n(&own_in_flight, 0, __ATOMIC_SEQ_CST);  /* the parent's threads' */
+	int err = ps_external_start();
+	for (struct ps_file *f = file_next(NULL); f; f = file_next(f))
+		ps_external_watch(f);
+	return err;
 }

@@ -22,6 +22,14 @@
  * first writes back the written pages of every managed file, so that the
  * process taking the lock next reads them.
  *
+ * Between those points, an inotify watch on every managed file (IN_MODIFY,
+ * sent once a write is done) wakes a watcher thread, which checks the file
+ * the same way at once. This process's own writes change the times too:
+ * they are bracketed (ps_external_own_begin/end), and a change seen while
+ * one is under way, or that began meanwhile, is looked at again 10 ms later.
+ * Writes through another process's mapping send no event: those are seen
+ * at the synchronisation points only.
+ *
  * Timestamps are fine-grained once someone has asked for them (multigrain
  * timestamps, Linux 6.13, on ext4, xfs, btrfs and tmpfs), and pageshim asks
  * after each of its own writes, so a change in the same clock tick still
@@ -42,5 +50,18 @@ void ps_external_check(struct ps_file *f);
 void ps_external_locked(void);
 /* A lock is about to be released: write back every written page. */
 void ps_external_unlocking(void);
+
+/* Around every write of a managed file by this process, from before the
+ * write until its new times are noted (ps_external_note); any thread,
+ * no lock needed. */
+void ps_external_own_begin(void);
+void ps_external_own_end(void);
+/* Watch f (new, or mapped again after being parked), stop watching it. */
+void ps_external_watch(struct ps_file *f);
+void ps_external_unwatch(struct ps_file *f);
+/* The watcher thread; in a child, a new inotify instance and watches. An
+ * error leaves the synchronisation points alone to notice changes. */
+int ps_external_start(void);
+int ps_external_fork_child(void);
 
 #endif

@@ -192,6 +192,7 @@ int file_get(int fd, const struct stat *st, uint64_t pages, struct ps_file **out
 		__atomic_fetch_add(&nfiles, 1, __ATOMIC_RELAXED);
 		__atomic_fetch_add(filter_slot(f->key.dev, f->key.ino), 1, __ATOMIC_RELAXED);
 		ps_external_note(f);
+		ps_external_watch(f);
 		ps_debug("managing %s (%s reads)", f->path, f->direct ? "O_DIRECT" : "buffered");
 	}
 	int err = file_cover(f, pages);
@@ -295,6 +296,7 @@ void file_put(struct ps_file *f)
 	HASH_DEL(files, f);
 	__atomic_fetch_sub(&nfiles, 1, __ATOMIC_RELAXED);
 	__atomic_fetch_sub(filter_slot(f->key.dev, f->key.ino), 1, __ATOMIC_RELAXED);
+	ps_external_unwatch(f);
 	if (f->spill_fd >= 0)
 		close(f->spill_fd);     /* its own inode: closing it drops no lock */
 	if (f->sums)

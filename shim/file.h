@@ -55,6 +55,7 @@ struct ps_file {
 	off_t seen_size;
 	int seen_racy;                  /* seen too soon after a change by another (external.c) */
 	int told_external;              /* a change by another process was logged */
+	int wd;                         /* its inotify watch, or -1 (external.c) */
 	uint64_t *sums;                 /* XXH3 per file page, 0 = unknown */
 	uint64_t sums_pages;            /* pages `sums` covers */
 	struct ps_file *parked_next;    /* unused, its descriptors kept (file.c) */

@@ -11,6 +11,7 @@
 
 #include "cache.h"
 #include "coherence.h"
+#include "external.h"
 #include "file.h"
 #include "fill.h"
 #include "guard.h"
@@ -127,6 +128,8 @@ static void fork_child(void)
 		err = ps_prefetch_start(ps_opt.handlers, ps_opt.readahead);
 	if (!err)
 		err = ps_writeback_fork_child();
+	if (!err)
+		err = ps_external_fork_child();
 	if (err) {
 		/* Nothing can serve this child's faults (its missing pages would
 		 * read as zeros): hand every range back to the kernel's mmap. */
@@ -186,7 +189,8 @@ static int start_service(void)
 	unsigned inflight = 2 * ps_opt.handlers * ps_opt.readahead;
 	if ((err = ps_sigbus_init()) || (err = ps_coherence_init()) || (err = ps_cache_init(ps_opt.cache_size, inflight)) ||
 	    (err = ps_uffd_start(ps_opt.handlers, ps_opt.readahead)) ||
-	    (err = ps_prefetch_start(ps_opt.handlers, ps_opt.readahead)) || (err = ps_writeback_start())) {
+	    (err = ps_prefetch_start(ps_opt.handlers, ps_opt.readahead)) || (err = ps_writeback_start()) ||
+	    (err = ps_external_start())) {
 		ps_warn("cannot start (%s): every file mapping goes to the kernel's mmap", strerror(-err));
 		return err;
 	}

@@ -207,9 +207,27 @@ static uint64_t iov_bytes(const struct iovec *v, int c)
 		r_;                                             \
 	})
 
+/* Is this write to be told from another process's (external.h)? Any write
+ * while files are managed: finding out whether fd is one costs an fstat. */
+static int own_begin(void)
+{
+	if (bypass() || !file_count())
+		return 0;
+	ps_external_own_begin();
+	return 1;
+}
+
 /* A write of any part of fd's file: written mapped pages go first, as a
  * whole (where an append lands is known only after it). */
-#define WRITING(fd, call, follow) ({ flush(fd, 0, PS_TO_EOF); AFTER(call, follow); })
+#define WRITING(fd, call, follow)                                       \
+	({                                                              \
+		flush(fd, 0, PS_TO_EOF);                                \
+		int own_ = own_begin();                                 \
+		__typeof__(call) w_ = AFTER(call, follow);              \
+		if (own_)                                               \
+			ps_external_own_end();                          \
+		w_;                                                     \
+	})
 
 EXPORT ssize_t read(int fd, void *b, size_t n)
 {

@@ -1,7 +1,8 @@
 /* checksum - a page that changed behind pageshim's back since it last read it.
  *
- * The file is changed with a raw pwrite64 syscall, which no library sees:
- * it stands for another process writing the file. Under the kernel the
+ * The file is changed through a kernel mapping of its own, which neither the
+ * library nor its inotify watch sees: it stands for a change pageshim cannot
+ * be told of (the disk, another host). Under the kernel the
  * mapping shows the new bytes at once (one page cache). Under pageshim:
  *   - a page not resident reads the new bytes (nothing was cached);
  *   - a page read, dropped (MADV_DONTNEED) and read again after the change
@@ -17,14 +18,16 @@
 #define LEN (NP * PAGE)
 #define SEED 21
 
-/* Change one page of the file without any library seeing it. */
+/* Change one page of the file without any library seeing it: through a
+ * kernel mapping (MAP_LOCKED stays with the kernel), which sends no inotify
+ * event either. */
 static void change_behind(const char *path, uint64_t page)
 {
 	int fd = xopen(path, O_RDWR);
-	uint8_t buf[PAGE];
-	memset(buf, 0xc3, sizeof buf);
-	check(syscall(SYS_pwrite64, fd, buf, PAGE, (off_t)(page * PAGE)) == (long)PAGE, "raw pwrite64: %s",
-	      strerror(errno));
+	uint8_t *k = xmmap(PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_LOCKED, fd, (off_t)(page * PAGE));
+	memset(k, 0xc3, PAGE);
+	ok(msync(k, PAGE, MS_SYNC));
+	ok(munmap(k, PAGE));
 	ok(close(fd));
 }
 
