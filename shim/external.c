@@ -36,16 +36,16 @@ static int64_t ns_of(struct timespec t)
 	return (int64_t)t.tv_sec * 1000000000LL + t.tv_nsec;
 }
 
-static void remember(struct ps_file *f, const struct stat *st)
+static void remember(struct ps_file *f, const struct stat *st, int own)
 {
 	f->seen_mtime = st->st_mtim;
 	f->seen_ctime = st->st_ctim;
 	f->seen_size = st->st_size;
+	f->seen_own = own;
 }
 
-/* After a check: were these times too recent to trust? (ctime is the later
- * of the two; a clock set back counts as recent.) pageshim's own writes leave
- * the mark as it is: they do not tell whether another's write has landed. */
+/* Are these times, another process's, too recent to trust? (ctime is the
+ * later of the two; a clock set back counts as recent.) */
 static int racy(const struct stat *st)
 {
 	struct timespec now;
@@ -62,7 +62,7 @@ void ps_external_note(struct ps_file *f)
 {
 	struct stat st;
 	if (fstat(f->fd, &st) == 0)
-		remember(f, &st);
+		remember(f, &st, 1);
 }
 
 /* The process's own writes under way (begun, times not yet noted), and
@@ -81,9 +81,11 @@ void ps_external_own_end(void)
 	__atomic_sub_fetch(&own_in_flight, 1, __ATOMIC_SEQ_CST);
 }
 
-/* Check f. From the watcher (`watched`), a change is acted on only if no
- * write of this process was under way or began meanwhile: else it may be
- * that write, not yet noted, and -EAGAIN says to look again later. */
+/* Check f. A change seen while a write of this process was under way or
+ * began meanwhile may be that write, not yet noted: from the watcher
+ * (`watched`) -EAGAIN says to look again later; at a lock the pages are
+ * dropped all the same (it may also be another's), but it is not counted
+ * nor taken for racy. */
 static int check(struct ps_file *f, int watched)
 {
 	uint64_t begun = __atomic_load_n(&own_begun, __ATOMIC_SEQ_CST);
@@ -98,8 +100,9 @@ static int check(struct ps_file *f, int watched)
 		goto out;
 	int changed = !same_time(st.st_mtim, f->seen_mtime) || !same_time(st.st_ctim, f->seen_ctime) ||
 		      st.st_size != f->seen_size;
-	if (watched && changed && (__atomic_load_n(&own_in_flight, __ATOMIC_SEQ_CST) ||
-				   __atomic_load_n(&own_begun, __ATOMIC_SEQ_CST) != begun)) {
+	int uncertain = __atomic_load_n(&own_in_flight, __ATOMIC_SEQ_CST) ||
+			__atomic_load_n(&own_begun, __ATOMIC_SEQ_CST) != begun;
+	if (watched && changed && uncertain) {
 		ret = -EAGAIN;
 		goto out;
 	}
@@ -108,10 +111,13 @@ static int check(struct ps_file *f, int watched)
 		file_forget_sums(f, 0, UINT64_MAX);
 		for (struct ps_region *r = f->regions; r; r = r->file_next)
 			ps_mapping_drop_clean(r);
-		remember(f, &st);
-		f->seen_racy = racy(&st);
+		/* Racy: another's times, still recent (not this process's own
+		 * write noted since, which says nothing of the other's). */
+		int others = changed ? !uncertain : !f->seen_own;
+		remember(f, &st, 0);
+		f->seen_racy = others && racy(&st);
 	}
-	if (changed) {
+	if (changed && !uncertain) {
 		PS_COUNT(external_modifications, 1);
 		if (!f->told_external) {
 			f->told_external = 1;

@@ -53,6 +53,7 @@ struct ps_file {
 	uint64_t seq;                   /* bumped by every write-side change (atomic) */
 	struct timespec seen_mtime, seen_ctime;  /* as pageshim last knew them (external.h) */
 	off_t seen_size;
+	int seen_own;                   /* the times seen are from this process's own write */
 	int seen_racy;                  /* seen too soon after a change by another (external.c) */
 	int told_external;              /* a change by another process was logged */
 	int wd;                         /* its inotify watch, or -1 (external.c) */

@@ -217,17 +217,20 @@ static int own_begin(void)
 	return 1;
 }
 
-/* A write of any part of fd's file: written mapped pages go first, as a
- * whole (where an append lands is known only after it). */
-#define WRITING(fd, call, follow)                                       \
+/* A call that changes a file, told apart from another process's change
+ * until `follow` has noted it. */
+#define CHANGING(call, follow)                                          \
 	({                                                              \
-		flush(fd, 0, PS_TO_EOF);                                \
 		int own_ = own_begin();                                 \
 		__typeof__(call) w_ = AFTER(call, follow);              \
 		if (own_)                                               \
 			ps_external_own_end();                          \
 		w_;                                                     \
 	})
+
+/* A write of any part of fd's file: written mapped pages go first, as a
+ * whole (where an append lands is known only after it). */
+#define WRITING(fd, call, follow) ({ flush(fd, 0, PS_TO_EOF); CHANGING(call, follow); })
 
 EXPORT ssize_t read(int fd, void *b, size_t n)
 {
@@ -423,13 +426,13 @@ EXPORT ssize_t pwritev64v2(int, const struct iovec *, int, off_t, int) __attribu
 
 EXPORT int ftruncate(int fd, off_t len)
 {
-	return AFTER(real.ftruncate(fd, len), ps_coherence_fd(fd, (uint64_t)len, PS_TO_EOF, (uint64_t)len));
+	return CHANGING(real.ftruncate(fd, len), ps_coherence_fd(fd, (uint64_t)len, PS_TO_EOF, (uint64_t)len));
 }
 EXPORT int ftruncate64(int, off_t) __attribute__((alias("ftruncate")));
 
 EXPORT int truncate(const char *path, off_t len)
 {
-	return AFTER(real.truncate(path, len), ps_coherence_path(path, (uint64_t)len));
+	return CHANGING(real.truncate(path, len), ps_coherence_path(path, (uint64_t)len));
 }
 EXPORT int truncate64(const char *, off_t) __attribute__((alias("truncate")));
 

@@ -4,7 +4,8 @@
  *
  * A 4 MiB file; the test (A) maps it MAP_SHARED read-only and reads every
  * page, and maps a second file MAP_SHARED writable.
- *   1. A's own writes: 200 pwrites of one page of the first file, 256 pages
+ *   1. A's own writes: 200 pwrites of one page of the first file, an
+ *      ftruncate growing it and a truncate shrinking it back, 256 pages
  *      of the second written through its mapping and msync()ed, then a
  *      pause of 300 ms: under pageshim, external_modifications does not grow
  *      (neither the program's writes nor pageshim's write-back are
@@ -70,6 +71,8 @@ int main(void)
 		check(pwrite(fd, page, PAGE, 7 * PAGE) == PAGE, "pwrite: %s", strerror(errno));
 	}
 	memcpy(model + 7 * PAGE, page, PAGE);
+	ok(ftruncate(fd, SIZE + PAGE));
+	ok(truncate(path, SIZE));
 	for (int pg = 100; pg < 356; pg++) {
 		memset(rw + (size_t)pg * PAGE, pg & 0xff, PAGE);
 		memset(model2 + (size_t)pg * PAGE, pg & 0xff, PAGE);
