@@ -16,6 +16,8 @@
 
 #include "compat.h"
 #include "external.h"
+#include "init.h"
+#include "inject.h"
 #include "log.h"
 #include "real.h"
 #include "region.h"
@@ -381,15 +383,22 @@ ssize_t file_read(struct ps_file *f, void *buf, size_t len, uint64_t off)
 	while (done < len) {
 		uint64_t t0 = ps_now_ns();
 		char *at = (char *)buf + done;
-		ssize_t n = f->direct ? read_direct(f, at, len - done, off + done)
-				      : real.pread(file_rfd(f), at, len - done, (off_t)(off + done));
+		size_t want = len - done;
+		ssize_t n = ps_opt.ninject ? ps_inject_before(f, off + done, &want) : 0;
+		if (n < 0)
+			errno = (int)-n;
+		else
+			n = f->direct ? read_direct(f, at, want, off + done)
+				      : real.pread(file_rfd(f), at, want, (off_t)(off + done));
 		ps_hist_add(&ps_io_hist, ps_now_ns() - t0);
 		PS_COUNT(read_calls, 1);
 		if (n > 0) {
+			if (ps_opt.ninject)
+				ps_inject_after(f, at, (size_t)n, off + done);
 			PS_COUNT(bytes_read, n);
 			done += (size_t)n;
-			/* O_DIRECT reads whole blocks: short means end of file. */
-			if (f->direct)
+			/* O_DIRECT reads whole blocks: part of one means end of file. */
+			if (f->direct && n % PS_PAGE)
 				break;
 			continue;
 		}

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum kind { K_SIZE, K_UINT, K_BOOL, K_LOG, K_CORRUPT, K_WRITEBACK, K_GLOBS, K_PATH };
+enum kind { K_SIZE, K_UINT, K_BOOL, K_LOG, K_CORRUPT, K_WRITEBACK, K_GLOBS, K_PATH, K_INJECT };
 
 struct option_def {
 	const char *name;
@@ -19,6 +19,8 @@ struct option_def {
 };
 
 #define F(field) offsetof(struct ps_options, field)
+#define PS_STR_(x) #x
+#define PS_STR(x) PS_STR_(x)
 static const struct option_def defs[] = {
 	{ "PAGESHIM_CACHE_SIZE", K_SIZE, NULL, "bytes with K/M/G suffix, or N% of RAM",
 	  "memory budget for managed pages (default: 25% of RAM, at most half the memory cgroup limit)",
@@ -50,6 +52,12 @@ static const struct option_def defs[] = {
 	{ "PAGESHIM_SPILL_DIR", K_PATH, "/var/tmp", "a directory",
 	  "where PAGESHIM_WRITEBACK=msync keeps written pages over the budget (an unnamed file)",
 	  F(spill_dir), 0, 0 },
+	{ "PAGESHIM_INJECT", K_INJECT, "",
+	  "';'-separated rules: eio|short|delay:MS|corrupt, then ',file=GLOB', ',offset=A-B', "
+	  "',prob=P' or ',every=N', ',seed=S'",
+	  "faults injected into pageshim's reads of files, for testing a program's error paths and "
+	  "pageshim's: eio (the read fails, EIO), short (it returns half the pages asked), delay:MS, "
+	  "corrupt (one byte of each page flipped)", F(inject), 0, 0 },
 	{ "PAGESHIM_TEST_NO_UFFD", K_BOOL, "0", "1/0, yes/no, on/off, true/false",
 	  "for tests: act as if userfaultfd were refused (everything passes through)",
 	  F(test_no_uffd), 0, 0 },
@@ -102,6 +110,116 @@ static int parse_bool(const char *s, int *out)
 	return -EINVAL;
 }
 
+/* One field "key=value" of an injection rule into r. */
+static int parse_inject_field(const char *f, size_t n, struct ps_inject_rule *r)
+{
+	char v[256];
+	const char *eq = memchr(f, '=', n);
+	if (!eq || (size_t)(f + n - eq - 1) >= sizeof v)
+		return -EINVAL;
+	size_t k = (size_t)(eq - f), vn = (size_t)(f + n - eq - 1);
+	memcpy(v, eq + 1, vn);
+	v[vn] = 0;
+	char *end;
+	errno = 0;
+	if (k == 4 && !strncmp(f, "file", 4)) {
+		strcpy(r->glob, v);
+		return 0;
+	}
+	if (k == 6 && !strncmp(f, "offset", 6)) {
+		char *dash = strchr(v, '-');
+		if (!dash)
+			return -EINVAL;
+		*dash = 0;
+		if (ps_parse_size(v, 0, &r->from))
+			return -EINVAL;
+		if (!dash[1])
+			r->to = UINT64_MAX;
+		else if (ps_parse_size(dash + 1, 0, &r->to) || r->to <= r->from)
+			return -EINVAL;
+		return 0;
+	}
+	if (k == 4 && !strncmp(f, "prob", 4)) {
+		r->prob = strtod(v, &end);
+		return errno || end == v || *end || !(r->prob > 0 && r->prob <= 1) ? -EINVAL : 0;
+	}
+	if (k == 5 && !strncmp(f, "every", 5)) {
+		unsigned long long e = strtoull(v, &end, 10);
+		if (errno || end == v || *end || *v == '-' || e < 1 || e > UINT32_MAX)
+			return -EINVAL;
+		r->every = (unsigned)e;
+		return 0;
+	}
+	if (k == 4 && !strncmp(f, "seed", 4)) {
+		r->seed = strtoull(v, &end, 10);
+		return errno || end == v || *end || *v == '-' ? -EINVAL : 0;
+	}
+	return -EINVAL;
+}
+
+/* One rule "kind[,key=value]..." of PAGESHIM_INJECT. */
+static int parse_inject_rule(const char *s, size_t n, struct ps_inject_rule *r)
+{
+	memset(r, 0, sizeof *r);
+	r->to = UINT64_MAX;
+	r->prob = 1;
+	const char *comma = memchr(s, ',', n);
+	size_t kn = comma ? (size_t)(comma - s) : n;
+	if (kn == 3 && !strncmp(s, "eio", 3)) {
+		r->kind = PS_INJECT_EIO;
+	} else if (kn == 5 && !strncmp(s, "short", 5)) {
+		r->kind = PS_INJECT_SHORT;
+	} else if (kn == 7 && !strncmp(s, "corrupt", 7)) {
+		r->kind = PS_INJECT_CORRUPT;
+	} else if (kn > 6 && !strncmp(s, "delay:", 6)) {
+		char ms[16], *end;
+		if (kn - 6 >= sizeof ms)
+			return -EINVAL;
+		memcpy(ms, s + 6, kn - 6);
+		ms[kn - 6] = 0;
+		errno = 0;
+		unsigned long v = strtoul(ms, &end, 10);
+		if (errno || end == ms || *end || *ms == '-' || v < 1 || v > 60000)
+			return -EINVAL;
+		r->kind = PS_INJECT_DELAY;
+		r->delay_ms = (unsigned)v;
+	} else {
+		return -EINVAL;
+	}
+	int prob_set = 0;
+	for (const char *f = comma; f && f < s + n;) {
+		f++;
+		const char *next = memchr(f, ',', (size_t)(s + n - f));
+		size_t fn = next ? (size_t)(next - f) : (size_t)(s + n - f);
+		prob_set |= fn > 5 && !strncmp(f, "prob=", 5);
+		if (parse_inject_field(f, fn, r))
+			return -EINVAL;
+		f = next;
+	}
+	return prob_set && r->every ? -EINVAL : 0;     /* one trigger or the other */
+}
+
+/* PAGESHIM_INJECT: up to PS_INJECT_RULES rules, ';'-separated. On error,
+ * the number of the rule at fault (from 1) in *bad. */
+static int parse_inject(const char *v, struct ps_options *o, unsigned *bad)
+{
+	o->ninject = 0;
+	for (const char *p = v; *p;) {
+		const char *semi = strchr(p, ';');
+		size_t n = semi ? (size_t)(semi - p) : strlen(p);
+		while (n && *p == ' ')
+			p++, n--;
+		if (n) {
+			*bad = o->ninject + 1;
+			if (o->ninject == PS_INJECT_RULES || parse_inject_rule(p, n, &o->inject[o->ninject]))
+				return -EINVAL;
+			o->ninject++;
+		}
+		p += n + (semi != NULL);
+	}
+	return 0;
+}
+
 static int parse_one(const struct option_def *d, const char *v, struct ps_options *o, uint64_t ram)
 {
 	char *field = (char *)o + d->off;
@@ -146,14 +264,41 @@ static int parse_one(const struct option_def *d, const char *v, struct ps_option
 			return -EINVAL;
 		strcpy(field, v);
 		return 0;
+	case K_INJECT: {
+		unsigned bad = 0;
+		return parse_inject(v, o, &bad);
+	}
 	}
 	return -EINVAL;
 }
 
+/* The rule of PAGESHIM_INJECT at fault, as written: rule number `k` of v. */
+static void bad_rule(const char *v, char *out, size_t outlen)
+{
+	struct ps_options scratch;
+	unsigned k = 0;
+	parse_inject(v, &scratch, &k);
+	const char *p = v;
+	for (unsigned i = 1; i < k && strchr(p, ';'); i++)
+		p = strchr(p, ';') + 1;
+	while (*p == ' ')
+		p++;
+	size_t n = strchr(p, ';') ? (size_t)(strchr(p, ';') - p) : strlen(p);
+	snprintf(out, outlen, "rule %u \"%.*s\"%s", k, (int)(n < 64 ? n : 64), p,
+		 k > PS_INJECT_RULES ? " (at most " PS_STR(PS_INJECT_RULES) " rules)" : "");
+}
+
 static void say_bad(const struct option_def *d, const char *v, char *err, size_t errlen)
 {
-	if (err && errlen)
-		snprintf(err, errlen, "%s=\"%.64s\" is not valid: expected %s", d->name, v, d->form);
+	if (!err || !errlen)
+		return;
+	if (d->kind == K_INJECT) {
+		char rule[128];
+		bad_rule(v, rule, sizeof rule);
+		snprintf(err, errlen, "%s: %s is not valid: expected %s", d->name, rule, d->form);
+		return;
+	}
+	snprintf(err, errlen, "%s=\"%.64s\" is not valid: expected %s", d->name, v, d->form);
 }
 
 uint64_t ps_default_cache_size(uint64_t ram, uint64_t limit)

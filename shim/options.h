@@ -17,6 +17,19 @@ enum ps_writeback_mode { PS_WB_KERNEL, PS_WB_MSYNC };
 #define PS_GLOBS_MAX 1024   /* bytes of PAGESHIM_INCLUDE / PAGESHIM_EXCLUDE */
 #define PS_PATH_MAX 4096
 
+/* PAGESHIM_INJECT: faults injected into pageshim's reads of files (inject.h). */
+enum ps_inject_kind { PS_INJECT_EIO, PS_INJECT_SHORT, PS_INJECT_DELAY, PS_INJECT_CORRUPT };
+#define PS_INJECT_RULES 8
+struct ps_inject_rule {
+	enum ps_inject_kind kind;
+	unsigned delay_ms;          /* PS_INJECT_DELAY */
+	char glob[256];             /* the file's path matches it ("" = any file) */
+	uint64_t from, to;          /* the read overlaps file bytes [from, to) */
+	double prob;                /* fires with this probability, */
+	unsigned every;             /* or on every Nth read that matches (0: prob) */
+	uint64_t seed;
+};
+
 struct ps_options {
 	uint64_t cache_size;        /* bytes */
 	uint64_t min_size;          /* mappings shorter than this pass through */
@@ -31,6 +44,8 @@ struct ps_options {
 	char include[PS_GLOBS_MAX]; /* ':'-separated fnmatch globs, "" = all */
 	char exclude[PS_GLOBS_MAX];
 	char stats_file[PS_PATH_MAX];
+	struct ps_inject_rule inject[PS_INJECT_RULES];
+	unsigned ninject;
 };
 
 /* Fill *o from an environment array (NULL-terminated "NAME=value" strings).

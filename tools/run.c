@@ -33,6 +33,7 @@ static const struct run_flag flags[] = {
 	{ "readahead", "PAGES", "PAGESHIM_READAHEAD", 0 },
 	{ "log", "LEVEL", "PAGESHIM_LOG", 0 },
 	{ "on-corrupt", "warn|sigbus", "PAGESHIM_ON_CORRUPT", 0 },
+	{ "inject", "RULES", "PAGESHIM_INJECT", 0 },
 };
 #define NFLAGS (sizeof flags / sizeof flags[0])
 #define FLAG_VAL0 256   /* getopt `val` of flags[0]; above every character */

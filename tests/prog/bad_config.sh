@@ -4,7 +4,8 @@
 # For each bad setting the library must write exactly one stderr line that
 # names the variable, manage nothing, and leave the program working on the
 # kernel's mmap: build/tests/sem/no_uffd --any-passthrough checks the data
-# and that stats show active 0 and mappings_managed 0. PAGESHIM_DISABLE=1 is
+# and that stats show active 0 and mappings_managed 0; a bad PAGESHIM_INJECT
+# rule is named with its number. PAGESHIM_DISABLE=1 is
 # the good-value control: nothing managed, nothing said.
 . "$(dirname "$0")/common.bash"
 need_lib
@@ -22,6 +23,9 @@ cases=(
 	"PAGESHIM_ON_CORRUPT=panic 1"
 	"PAGESHIM_DISABLE=maybe 1"
 	"PAGESHIM_MIN_SIZE=1Q 1"
+	"PAGESHIM_INJECT=eio,offset=1Q-2M 1"
+	"PAGESHIM_INJECT=delay:20,every=3;boom 1"
+	"PAGESHIM_INJECT=eio,prob=0.5,every=2 1"
 	"PAGESHIM_DISABLE=1 0"
 )
 i=0
@@ -43,4 +47,6 @@ for c in "${cases[@]}"; do
 		fail "$setting: expected $want stderr line(s) naming $var, got $lines line(s), $named naming it: $(head -n 5 "$d.err")"
 	note "$setting: ${want} line(s) $(head -n 1 "$d.err")"
 done
+# A bad injection rule is named, as written, with its number.
+grep -q 'rule 2 "boom"' "$DIR/11.err" || fail "PAGESHIM_INJECT: the bad rule not named: $(cat "$DIR/11.err")"
 note "${#cases[@]} settings: one line naming each bad variable, the program right on the kernel's mmap"
