@@ -52,7 +52,7 @@ $(B)/shim/%.o: shim/%.c $(wildcard shim/*.h) | $(B)/shim
 $(B)/libpageshim.so: $(SHIM_OBJ) shim/libpageshim.map
 	@echo "  LD  $@"
 	$(Q)$(CC) $(CFLAGS) -shared -Wl,-z,defs -Wl,--version-script=shim/libpageshim.map \
-		-o $@ $(SHIM_OBJ) -lxxhash -ldl
+		-o $@ $(SHIM_OBJ) -lxxhash -lunwind -ldl
 
 $(B)/tools/%.o: tools/%.c $(wildcard tools/*.h) $(wildcard shim/*.h) | $(B)/tools
 	@echo "  CC  $<"
@@ -65,7 +65,7 @@ $(B)/pageshim: $(TOOL_OBJ) $(B)/shim/options.o $(B)/shim/hist.o
 # Unit tests link the library's objects directly (no LD_PRELOAD, no interposition).
 $(B)/tests/unit/%: tests/unit/%.c tests/helpers.h $(filter-out $(B)/shim/interpose.o,$(SHIM_OBJ)) | $(B)/tests/unit
 	@echo "  CC  $<"
-	$(Q)$(CC) $(CFLAGS) -Itests -o $@ $< $(filter-out $(B)/shim/interpose.o,$(SHIM_OBJ)) -lxxhash -ldl
+	$(Q)$(CC) $(CFLAGS) -Itests -o $@ $< $(filter-out $(B)/shim/interpose.o,$(SHIM_OBJ)) -lxxhash -lunwind -ldl
 
 # Semantic tests are ordinary programs: the runner runs each under the kernel and under pageshim.
 $(B)/tests/sem/%: tests/sem/%.c tests/helpers.h shim/pageshim.h | $(B)/tests/sem

@@ -14,7 +14,7 @@ void ps_log(enum ps_log_level level, const char *fmt, ...)
 {
 	if (level > current || current == PS_LOG_QUIET)
 		return;
-	char line[512];
+	char line[2048];
 	int n = snprintf(line, sizeof line, "pageshim[%d]: ", (int)getpid());
 	va_list ap;
 	va_start(ap, fmt);

@@ -1,11 +1,15 @@
 /* sigbus.c - see sigbus.h. */
 #include "sigbus.h"
 
+#define UNW_LOCAL_ONLY
+#include <dlfcn.h>
 #include <errno.h>
+#include <libunwind.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -25,18 +29,20 @@ static struct sigaction previous;
 
 /* SIGBUS requests in flight, by thread: the internal signal alone could
  * also be the program's own sigqueue(). A slot's tid is 0 when free,
- * CLAIMING while its address is written. */
+ * CLAIMING while its address and report are written. */
 #define PENDING_MAX 64
 #define CLAIMING UINT32_MAX
-static struct { uint32_t tid; uintptr_t addr; } pending[PENDING_MAX];
+#define REPORT_MAX 512
+static struct { uint32_t tid; uintptr_t addr; char report[REPORT_MAX]; } pending[PENDING_MAX];
 
-static int pending_put(uint32_t tid, uintptr_t addr)
+static int pending_put(uint32_t tid, uintptr_t addr, const char *report)
 {
 	for (unsigned i = 0; i < PENDING_MAX; i++) {
 		uint32_t free_ = 0;
 		if (__atomic_compare_exchange_n(&pending[i].tid, &free_, CLAIMING, 0, __ATOMIC_ACQUIRE,
 						__ATOMIC_RELAXED)) {
 			pending[i].addr = addr;
+			snprintf(pending[i].report, REPORT_MAX, "%s", report);
 			__atomic_store_n(&pending[i].tid, tid, __ATOMIC_RELEASE);
 			return (int)i;
 		}
@@ -44,17 +50,47 @@ static int pending_put(uint32_t tid, uintptr_t addr)
 	return -1;
 }
 
-/* Take this thread's request: its address, or 0 when there is none. */
-static uintptr_t pending_take(uint32_t tid)
+/* Take this thread's request: its address (0 when there is none), and its
+ * report copied into `report`. */
+static uintptr_t pending_take(uint32_t tid, char *report)
 {
 	for (unsigned i = 0; i < PENDING_MAX; i++) {
 		if (__atomic_load_n(&pending[i].tid, __ATOMIC_ACQUIRE) == tid) {
 			uintptr_t addr = pending[i].addr;
+			memcpy(report, pending[i].report, REPORT_MAX);
 			__atomic_store_n(&pending[i].tid, 0, __ATOMIC_RELEASE);
 			return addr;
 		}
 	}
 	return 0;
+}
+
+/* Append the call stack interrupted by the signal (uc) to out, as
+ * "; stack: f+0x1a (prog) < g+0x40 (libc.so.6) < ...". Symbols come from
+ * the objects' symbol tables (libunwind), so static functions are named too. */
+static void append_stack(char *out, size_t len, ucontext_t *uc)
+{
+	unw_cursor_t c;
+	size_t n = strlen(out);
+	if (unw_init_local2(&c, (unw_context_t *)uc, UNW_INIT_SIGNAL_FRAME))
+		return;
+	n += (size_t)snprintf(out + n, n < len ? len - n : 0, "; stack:");
+	for (int depth = 0; depth < 16 && n < len; depth++) {
+		unw_word_t ip, fo;
+		char name[96];
+		Dl_info dl;
+		if (unw_get_reg(&c, UNW_REG_IP, &ip))
+			break;
+		const char *obj = dladdr((void *)ip, &dl) && dl.dli_fname ? strrchr(dl.dli_fname, '/') : NULL;
+		obj = obj ? obj + 1 : "?";
+		if (unw_get_proc_name(&c, name, sizeof name, &fo))
+			n += (size_t)snprintf(out + n, len - n, "%s 0x%lx (%s)", depth ? " <" : "", (unsigned long)ip, obj);
+		else
+			n += (size_t)snprintf(out + n, len - n, "%s %s+0x%lx (%s)", depth ? " <" : "", name,
+					      (unsigned long)fo, obj);
+		if (unw_step(&c) <= 0)
+			break;
+	}
 }
 
 static long self_sigqueue(int sig, siginfo_t *si)
@@ -65,8 +101,9 @@ static long self_sigqueue(int sig, siginfo_t *si)
 /* Runs in the faulting thread, with every signal blocked. Async-signal-safe. */
 static void on_internal(int sig, siginfo_t *si, void *ucv)
 {
+	char report[REPORT_MAX + 1536];
 	uintptr_t addr = si->si_code == SI_QUEUE && si->si_pid == getpid()
-				 ? pending_take((uint32_t)syscall(SYS_gettid)) : 0;
+				 ? pending_take((uint32_t)syscall(SYS_gettid), report) : 0;
 	if (!addr) {
 		if (previous.sa_flags & SA_SIGINFO && previous.sa_sigaction)
 			previous.sa_sigaction(sig, si, ucv);
@@ -75,6 +112,8 @@ static void on_internal(int sig, siginfo_t *si, void *ucv)
 		return;
 	}
 	ucontext_t *uc = ucv;
+	append_stack(report, sizeof report, uc);
+	ps_warn("%s", report);
 	struct sigaction bus;
 	sigaction(SIGBUS, NULL, &bus);
 	if (bus.sa_handler == SIG_IGN || sigismember(&uc->uc_sigmask, SIGBUS)) {
@@ -138,9 +177,18 @@ int ps_sigbus_raise(struct ps_region *r, size_t page, uintptr_t addr, uint32_t t
 {
 	uint64_t off = (r->pgoff + page) << PS_PAGE_SHIFT;
 	PS_COUNT(sigbus_raised, 1);
-	ps_warn("SIGBUS: %s: %s at file offset %llu (address %p, thread %u)%s%s", why,
-		r->file->path, (unsigned long long)off, (void *)addr, tid, err ? ": " : "",
-		err ? strerror(err) : "");
+	/* One line: the reason, the file and offset, the error, the mapping
+	 * and the thread (and, from the thread itself, its stack). */
+	char report[REPORT_MAX], error[96] = "";
+	if (err)
+		snprintf(error, sizeof error, ": %s (%s)", strerrorname_np(err) ? strerrorname_np(err) : "?",
+			 strerror(err));
+	snprintf(report, sizeof report,
+		 "SIGBUS: %s: %s at file offset %llu%s; address %p in mapping %p-%p %c%c%c %s at file offset %llu; "
+		 "thread %u", why, r->file->path, (unsigned long long)off, error, (void *)addr, (void *)r->start,
+		 (void *)region_end(r), r->prot & PROT_READ ? 'r' : '-', r->prot & PROT_WRITE ? 'w' : '-',
+		 r->prot & PROT_EXEC ? 'x' : '-', r->private_ ? "MAP_PRIVATE" : "MAP_SHARED",
+		 (unsigned long long)(r->pgoff << PS_PAGE_SHIFT), tid);
 	uintptr_t page_addr = region_addr(r, page);
 	if (in_user_fault(tid) && !internal_signal_unusable(tid)) {
 		siginfo_t si;
@@ -149,12 +197,13 @@ int ps_sigbus_raise(struct ps_region *r, size_t page, uintptr_t addr, uint32_t t
 		si.si_code = SI_QUEUE;
 		si.si_pid = getpid();
 		si.si_uid = getuid();
-		int slot = pending_put(tid, addr);
+		int slot = pending_put(tid, addr, report);
 		if (slot >= 0 && syscall(SYS_rt_tgsigqueueinfo, getpid(), tid, PS_SIGNAL, &si) == 0)
-			return 0;
+			return 0;       /* the thread says it, with its stack */
 		if (slot >= 0)
 			__atomic_store_n(&pending[slot].tid, 0, __ATOMIC_RELEASE);
 	}
+	ps_warn("%s", report);
 	if (ps_uffd_has(UFFD_FEATURE_POISON) && ps_uffd_poison(page_addr, PS_PAGE) == 0) {
 		page_store(r, page, PG_POISON);
 		return 1;
