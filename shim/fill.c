@@ -112,6 +112,16 @@ static ssize_t fill_run(struct ps_fill_ctx *ctx, struct ps_region *r, size_t pag
 	for (;;) {
 		uint64_t seq = __atomic_load_n(&f->seq, __ATOMIC_ACQUIRE);
 		ssize_t got = file_read(f, buf, n * PS_PAGE, off);
+		if (got < 0 && n > 1) {
+			/* A bad page must not fail its neighbours, as under the
+			 * kernel: the rest of the run goes back (woken), and the
+			 * first page is read alone. */
+			release(r, page + 1, n - 1);
+			ps_uffd_wake(region_addr(r, page + 1), (n - 1) * PS_PAGE);
+			ps_cache_unreserve((unsigned)(n - 1));
+			n = 1;
+			continue;
+		}
 		if (got < 0) {
 			err = (int)-got;
 			why = "read error";

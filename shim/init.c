@@ -149,6 +149,9 @@ static void init_once(void)
 	ps_real_resolve();
 	int bad = ps_options_parse(&ps_opt, environ, ram, cgroup_limit(), err, sizeof err);
 	ps_log_set_level(ps_opt.log);
+	int log_err = bad ? 0 : ps_log_set_file(ps_opt.log_file);
+	if (log_err)
+		ps_warn("PAGESHIM_LOG_FILE=%s: %s; messages go to stderr only", ps_opt.log_file, strerror(-log_err));
 	if (bad) {
 		ps_warn("%s; pageshim manages nothing in this process", err);
 		state = ST_DISABLED;

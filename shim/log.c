@@ -2,13 +2,36 @@
 #include "log.h"
 #include "real.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 static enum ps_log_level current = PS_LOG_WARN;
+static int file_fd = -1;        /* PAGESHIM_LOG_FILE, or -1 */
 
 void ps_log_set_level(enum ps_log_level level) { current = level; }
+
+int ps_log_set_file(const char *path)
+{
+	if (!path[0])
+		return 0;
+	char name[PS_PATH_MAX];
+	const char *pid = strstr(path, "%p");
+	if (pid)
+		snprintf(name, sizeof name, "%.*s%d%s", (int)(pid - path), path, (int)getpid(), pid + 2);
+	else
+		snprintf(name, sizeof name, "%s", path);
+	int fd = open(name, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	if (file_fd >= 0)
+		close(file_fd);
+	file_fd = fd;
+	return 0;
+}
 
 void ps_log(enum ps_log_level level, const char *fmt, ...)
 {
@@ -27,4 +50,6 @@ void ps_log(enum ps_log_level level, const char *fmt, ...)
 		n = (int)sizeof line - 2;
 	line[n++] = '\n';
 	(void)!real.write(2, line, (size_t)n);
+	if (file_fd >= 0)
+		(void)!real.write(file_fd, line, (size_t)n);
 }

@@ -7,6 +7,9 @@
 #include "options.h"
 
 void ps_log_set_level(enum ps_log_level level);
+/* Every line also to this file (appended; "%p" becomes the process id;
+ * "" for none). 0 or -errno. */
+int ps_log_set_file(const char *path);
 void ps_log(enum ps_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #define ps_warn(...) ps_log(PS_LOG_WARN, __VA_ARGS__)

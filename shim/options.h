@@ -44,6 +44,7 @@ struct ps_options {
 	char include[PS_GLOBS_MAX]; /* ':'-separated fnmatch globs, "" = all */
 	char exclude[PS_GLOBS_MAX];
 	char stats_file[PS_PATH_MAX];
+	char log_file[PS_PATH_MAX];
 	struct ps_inject_rule inject[PS_INJECT_RULES];
 	unsigned ninject;
 };

@@ -32,6 +32,7 @@ static const struct run_flag flags[] = {
 	{ "handlers", "N", "PAGESHIM_HANDLERS", 0 },
 	{ "readahead", "PAGES", "PAGESHIM_READAHEAD", 0 },
 	{ "log", "LEVEL", "PAGESHIM_LOG", 0 },
+	{ "log-file", "FILE", "PAGESHIM_LOG_FILE", 0 },
 	{ "on-corrupt", "warn|sigbus", "PAGESHIM_ON_CORRUPT", 0 },
 	{ "inject", "RULES", "PAGESHIM_INJECT", 0 },
 };

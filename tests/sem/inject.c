@@ -23,6 +23,7 @@
  *           dropped, read again corrupted: a
  *           checksum mismatch is counted (PAGESHIM_ON_CORRUPT=warn), and
  *           with PAGESHIM_ON_CORRUPT=sigbus the page is refused with SIGBUS.
+ * The reports go to stderr and, the same, to PAGESHIM_LOG_FILE.
  * Under the kernel nothing is injected: every page reads right. */
 #include <time.h>
 
@@ -47,6 +48,16 @@ static double now_ms(void)
 	struct timespec t;
 	clock_gettime(CLOCK_MONOTONIC, &t);
 	return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
+}
+
+static char *read_text(const char *p)
+{
+	int fd = xopen(p, O_RDONLY);
+	uint64_t n = file_size(fd);
+	char *text = calloc(1, n + 1);
+	check(text && read(fd, text, n) == (ssize_t)n, "reading %s", p);
+	ok(close(fd));
+	return text;
 }
 
 static int run_case(const char *name)
@@ -125,13 +136,14 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
-		char *err = tpath("%s.err", cases[i].name);
+		char *err = tpath("%s.err", cases[i].name), *log = tpath("%s.log.%%p", cases[i].name);
 		fflush(stdout);
 		pid_t pid = fork();
 		check(pid >= 0, "fork: %s", strerror(errno));
 		if (pid == 0) {
 			setenv("PAGESHIM_INJECT", cases[i].inject, 1);
 			setenv("PAGESHIM_HANDLERS", "1", 1);    /* the read order, so every=N, repeats */
+			setenv("PAGESHIM_LOG_FILE", log, 1);
 			if (cases[i].extra)
 				putenv((char *)cases[i].extra);
 			int fd = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -143,20 +155,18 @@ int main(int argc, char **argv)
 		check(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0,
 		      "case %s (PAGESHIM_INJECT=%s) failed (status %#x)", cases[i].name, cases[i].inject, status);
 		if (cases[i].report) {
-			uint8_t *text = NULL;
-			int fd = xopen(err, O_RDONLY);
-			uint64_t n = file_size(fd);
-			text = calloc(1, n + 1);
-			check(text && read(fd, text, n) == (ssize_t)n, "reading %s", err);
-			ok(close(fd));
-			check(strstr((char *)text, cases[i].report) && strstr((char *)text, path),
+			char *text = read_text(err), *logged = read_text(tpath("%s.log.%d", cases[i].name, pid));
+			check(!strcmp(text, logged), "case %s: PAGESHIM_LOG_FILE has \"%s\", stderr \"%s\"",
+			      cases[i].name, logged, text);
+			free(logged);
+			check(strstr(text, cases[i].report) && strstr(text, path),
 			      "case %s: expected a report naming %s and \"%s\" on stderr, got: %s", cases[i].name,
 			      path, cases[i].report, text);
 			/* The SIGBUS report: the mapping, and the stack of the
 			 * thread that touched the page, down to this program. */
 			if (!strcmp(cases[i].name, "eio"))
-				check(strstr((char *)text, "MAP_SHARED at file offset 0") &&
-				      strstr((char *)text, "stack: ") && strstr((char *)text, "run_case+"),
+				check(strstr(text, "MAP_SHARED at file offset 0") &&
+				      strstr(text, "stack: ") && strstr(text, "run_case+"),
 				      "eio: expected the mapping and a stack through run_case in the report: %s", text);
 			free(text);
 		}
