@@ -17,6 +17,7 @@
 #include "file.h"
 #include "guard.h"
 #include "init.h"
+#include "live.h"
 #include "log.h"
 #include "mapping.h"
 #include "region.h"
@@ -160,6 +161,7 @@ void ps_external_unlocking(void)
 /* ---- the watch: one inotify instance, a watch per managed file ---- */
 
 #define WATCH_RETRY_MS 10       /* a check put off by this process's own write */
+#define PUBLISH_MS 1000         /* live stats (live.h) */
 #define WATCH_PENDING_MAX 64    /* files with events not yet checked; past it, all */
 
 static int ino = -1;
@@ -213,9 +215,15 @@ static void *watch_main(void *arg)
 	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
 	int wds[WATCH_PENDING_MAX];
 	unsigned n = 0;         /* WATCH_PENDING_MAX + 1: all */
+	uint64_t published = 0;
 	for (;;) {
-		struct pollfd p = { .fd = ino, .events = POLLIN };
-		if (poll(&p, 1, n ? WATCH_RETRY_MS : -1) > 0) {
+		struct pollfd p = { .fd = ino, .events = POLLIN };     /* ino -1: a timer */
+		uint64_t now = ps_now_ns();
+		if (now - published >= PUBLISH_MS * 1000000ULL) {
+			ps_live_publish();
+			published = now;
+		}
+		if (poll(&p, 1, n ? WATCH_RETRY_MS : PUBLISH_MS) > 0) {
 			ssize_t got;
 			while ((got = read(ino, buf, sizeof buf)) > 0) {
 				const struct inotify_event *ev;
@@ -246,10 +254,8 @@ static void *watch_main(void *arg)
 int ps_external_start(void)
 {
 	ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-	if (ino < 0) {
+	if (ino < 0)    /* the thread still publishes live stats */
 		ps_debug("no inotify (%s): changes by others are seen at locks only", strerror(errno));
-		return 0;
-	}
 	sigset_t all, old;
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -257,7 +263,8 @@ int ps_external_start(void)
 	int err = pthread_create(&t, NULL, watch_main, NULL);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (err) {
-		close(ino);
+		if (ino >= 0)
+			close(ino);
 		ino = -1;
 		return -err;
 	}

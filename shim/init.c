@@ -15,6 +15,7 @@
 #include "file.h"
 #include "fill.h"
 #include "guard.h"
+#include "live.h"
 #include "log.h"
 #include "mapping.h"
 #include "real.h"
@@ -130,6 +131,8 @@ static void fork_child(void)
 		err = ps_writeback_fork_child();
 	if (!err)
 		err = ps_external_fork_child();
+	if (!err)
+		ps_live_start();        /* the child's own */
 	if (err) {
 		/* Nothing can serve this child's faults (its missing pages would
 		 * read as zeros): hand every range back to the kernel's mmap. */
@@ -197,6 +200,7 @@ static int start_service(void)
 		ps_warn("cannot start (%s): every file mapping goes to the kernel's mmap", strerror(-err));
 		return err;
 	}
+	ps_live_start();
 	ps_debug("serving file mappings: budget %llu MiB, %u handlers, read-around up to %u pages",
 		 (unsigned long long)(ps_opt.cache_size >> 20), ps_opt.handlers, ps_opt.readahead);
 	return 0;
@@ -238,8 +242,10 @@ __attribute__((constructor)) static void pageshim_init(void)
  * touch managed pages while exit() runs. */
 void ps_leaving(int exiting)
 {
-	if (__atomic_load_n(&service, __ATOMIC_ACQUIRE) == SVC_READY)
+	if (__atomic_load_n(&service, __ATOMIC_ACQUIRE) == SVC_READY) {
 		ps_writeback_all();
+		ps_live_stop();
+	}
 	if (exiting && state != ST_NEW && ps_opt.stats_file[0]) {
 		int err = ps_stats_write_json(ps_opt.stats_file);
 		if (err)

@@ -67,4 +67,19 @@ struct pageshim_stats {
  * size is too small for the header. */
 int pageshim_stats_read(struct pageshim_stats *out, size_t size);
 
+/* A running process's stats, published once a second for `pageshim stat`
+ * in PAGESHIM_LIVE_DIR "/pageshim-UID-PID" (mode 0600, removed at exit and
+ * exec). `seq` is odd while the library writes: a reader copies, and
+ * copies again until seq is even and unchanged. */
+#define PAGESHIM_LIVE_DIR "/dev/shm"
+#define PAGESHIM_LIVE_MAGIC 0x7073686dU        /* "pshm" */
+struct pageshim_live {
+	uint32_t magic, version;    /* PAGESHIM_LIVE_MAGIC, PAGESHIM_STATS_VERSION */
+	int32_t pid;
+	uint32_t pad;
+	uint64_t seq;
+	uint64_t updated_ns;        /* CLOCK_MONOTONIC of the last update */
+	struct pageshim_stats stats;
+};
+
 #endif

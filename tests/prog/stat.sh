@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# stat.sh - `pageshim stat` reads a running process's counters.
+#
+# A python3 process under `pageshim run --cache 16M` maps a 32 MiB file,
+# reads every page once, says it is ready, then reads random pages until told
+# to stop (twice the budget: it keeps faulting and evicting). Meanwhile:
+#   1. `pageshim stat --json PID`: serving, one managed mapping, the budget,
+#      resident within it, and at least the file's 8192 pages faulted in;
+#      rates over a second: faults and evictions going on;
+#   2. the table form names the same process;
+#   3. once the process has exited, its segment is gone;
+#   4. a process killed with SIGKILL leaves its segment: `pageshim stat`
+#      says it is gone (exit 1) and removes it;
+#   5. no PID, or a bad one: exit 2; a process not under pageshim: exit 1.
+. "$(dirname "$0")/common.bash"
+need_lib
+need_cmd python3
+PS=$B/pageshim
+[ -x "$PS" ] || fail "$PS not built"
+[ -d /dev/shm ] || skip "no /dev/shm"
+PY=python3
+[ -x /usr/bin/python3 ] && PY=/usr/bin/python3
+DATA=$DIR/data
+head -c $((32 << 20)) /dev/urandom >"$DATA"
+
+cat >"$DIR/reader.py" <<'EOF'
+import mmap, os, random, sys, time
+data, ready, done = sys.argv[1:4]
+f = open(data, "rb")
+m = mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ)
+s = 0
+for i in range(0, len(m), 4096):
+    s += m[i]
+open(ready, "w").close()
+deadline = time.time() + 30
+rnd = random.Random(7)
+while not os.path.exists(done) and time.time() < deadline:
+    for _ in range(2000):
+        s += m[rnd.randrange(len(m) // 4096) * 4096]
+    time.sleep(0.001)
+EOF
+
+# start_reader TAG: the reader under pageshim; its pid in READER
+start_reader() {
+	rm -f "$DIR/$1.ready" "$DIR/$1.done"
+	env -u LD_PRELOAD "$PS" run --cache 16M -- "$PY" "$DIR/reader.py" "$DATA" "$DIR/$1.ready" "$DIR/$1.done" \
+		2>"$DIR/$1.err" &
+	READER=$!
+	for _ in $(seq 1 200); do
+		[ -e "$DIR/$1.ready" ] && return 0
+		kill -0 $READER 2>/dev/null || fail "$1: the reader exited early: $(tail -n 3 "$DIR/$1.err")"
+		sleep 0.1
+	done
+	fail "$1: the reader was not ready within 20 s"
+}
+
+start_reader a
+seg=/dev/shm/pageshim-$(id -u)-$READER
+[ -e "$seg" ] || fail "no segment $seg for the running reader"
+"$PS" stat --json "$READER" >"$DIR/stat.json" || fail "pageshim stat --json exited $?"
+python3 - "$DIR/stat.json" "$READER" <<'EOF' || fail "pageshim stat --json: $(cat "$DIR/stat.json")"
+import json, sys
+s = json.load(open(sys.argv[1]))
+def want(cond, what):
+    if not cond:
+        sys.exit("%s: %s" % (what, s))
+want(s["pid"] == int(sys.argv[2]), "pid")
+want(s["active"] == 1 and s["mappings_live"] == 1, "serving one managed mapping")
+want(s["budget_mib"] == 16.0 and s["resident_mib"] <= 17, "budget 16 MiB, resident within it")
+want(s["faults"] >= 1 and s["fault_max_us"] >= s["fault_p50_us"] > 0, "faults and their latencies")
+want(s["interval_s"] > 0.5, "a rate over about a second")
+want(s["faults_per_s"] > 0 and s["evictions_per_s"] > 0, "faulting and evicting (random reads over twice the budget)")
+print("stat: %d faults, %.0f/s, %.0f evictions/s, p99 %d us" % (s["faults"], s["faults_per_s"], s["evictions_per_s"], s["fault_p99_us"]))
+EOF
+note "$(python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); print("json: %d faults, %.0f/s" % (s["faults"], s["faults_per_s"]))' "$DIR/stat.json")"
+"$PS" stat --interval 0.2 "$READER" >"$DIR/stat.txt" || fail "pageshim stat exited $?"
+grep -Eq "^ *process +$READER$" "$DIR/stat.txt" || fail "the table does not name process $READER: $(head -n 3 "$DIR/stat.txt")"
+touch "$DIR/a.done"
+wait $READER || fail "the reader exited $?: $(tail -n 3 "$DIR/a.err")"
+[ -e "$seg" ] && fail "$seg still there after the reader exited"
+
+start_reader b
+seg=/dev/shm/pageshim-$(id -u)-$READER
+kill -9 $READER
+wait $READER 2>/dev/null
+[ -e "$seg" ] || fail "no stale segment after SIGKILL (expected one to clean)"
+"$PS" stat "$READER" >"$DIR/gone.out" 2>"$DIR/gone.err"
+rc=$?
+[ $rc = 1 ] && grep -q "gone" "$DIR/gone.err" || fail "a killed process: expected exit 1 saying gone, got $rc: $(cat "$DIR/gone.err")"
+[ -e "$seg" ] && fail "pageshim stat left the stale $seg"
+
+"$PS" stat >/dev/null 2>&1; rc=$?
+[ $rc = 2 ] || fail "no PID: expected exit 2, got $rc"
+"$PS" stat x1 >/dev/null 2>&1; rc=$?
+[ $rc = 2 ] || fail "PID x1: expected exit 2, got $rc"
+sleep 5 &
+"$PS" stat $! >/dev/null 2>"$DIR/plain.err"; rc=$?
+kill $! 2>/dev/null
+[ $rc = 1 ] && grep -q "publishes no pageshim stats" "$DIR/plain.err" ||
+	fail "a process not under pageshim: expected exit 1, got $rc: $(cat "$DIR/plain.err")"
+note "stat: a running process read, its segment gone at exit, a killed one's cleaned"

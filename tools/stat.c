@@ -1,0 +1,149 @@
+/* stat.c - `pageshim stat PID`: one snapshot of a running process's
+ * counters, from the segment the library publishes once a second
+ * (struct pageshim_live in pageshim.h), with rates over an interval. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "pageshim.h"
+#include "report.h"
+
+
+static void stat_help(FILE *f)
+{
+	fprintf(f, "usage: %s\n", stat_cmd.synopsis);
+	fprintf(f, "Reads the counters a process running under pageshim publishes once a second in\n"
+		   PAGESHIM_LIVE_DIR "/pageshim-UID-PID, twice, --interval apart (default 1 s),\n"
+		   "and prints the budget, what is resident, rates over the interval (faults,\n"
+		   "pages filled, MB read, evictions, pages written back), the fault and I/O\n"
+		   "latency percentiles, and the error counters. A segment left by a process that\n"
+		   "is gone is removed. Exit status: 0, 1 (no such process under pageshim), 2\n"
+		   "(usage).\n");
+}
+
+/* A consistent copy of the segment (seq even and unchanged across it). */
+static int snapshot(const struct pageshim_live *l, struct pageshim_live *out)
+{
+	for (int tries = 0; tries < 1000; tries++) {
+		uint64_t s = __atomic_load_n(&l->seq, __ATOMIC_ACQUIRE);
+		if (!(s & 1)) {
+			memcpy(out, (const void *)l, sizeof *out);
+			__atomic_thread_fence(__ATOMIC_ACQUIRE);
+			if (__atomic_load_n(&l->seq, __ATOMIC_ACQUIRE) == s)
+				return 0;
+		}
+		nanosleep(&(struct timespec){ .tv_nsec = 100000 }, NULL);
+	}
+	return -1;
+}
+
+static double per_s(uint64_t a, uint64_t b, double secs)
+{
+	return b >= a && secs > 0 ? (double)(b - a) / secs : 0;
+}
+
+static int stat_main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "interval", required_argument, NULL, 'i' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0, 0, 0, 0 },
+	};
+	int json = 0, c;
+	double interval = 1;
+	optind = 1;
+	while ((c = cli_getopt(&stat_cmd, argc, argv, opts)) != -1) {
+		char *end;
+		if (c == 'j') {
+			json = 1;
+		} else if (c == 'i') {
+			interval = strtod(optarg, &end);
+			if (end == optarg || *end || !(interval > 0 && interval <= 3600))
+				cli_bad_value(&stat_cmd, "--interval", optarg, "seconds, more than 0, at most 3600");
+		}
+	}
+	if (optind != argc - 1)
+		cli_usage_error(&stat_cmd, "expected one PID");
+	char *end;
+	long pid = strtol(argv[optind], &end, 10);
+	if (end == argv[optind] || *end || pid <= 0)
+		cli_usage_error(&stat_cmd, "PID \"%s\": expected a process id", argv[optind]);
+
+	char path[96];
+	snprintf(path, sizeof path, PAGESHIM_LIVE_DIR "/pageshim-%u-%ld", (unsigned)getuid(), pid);
+	if (kill((pid_t)pid, 0) && errno == ESRCH) {
+		if (unlink(path) == 0)
+			cli_die(&stat_cmd, EXIT_RUN_FAILED, "process %ld is gone; removed its stale %s", pid, path);
+		cli_die(&stat_cmd, EXIT_RUN_FAILED, "no process %ld", pid);
+	}
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		cli_die(&stat_cmd, EXIT_RUN_FAILED, "process %ld publishes no pageshim stats (%s: %s): not under "
+			"pageshim, or nothing mapped yet", pid, path, strerror(errno));
+	const struct pageshim_live *l = mmap(NULL, sizeof *l, PROT_READ, MAP_SHARED, fd, 0);
+	close(fd);
+	struct pageshim_live a, b;
+	if (l == MAP_FAILED || snapshot(l, &a) || a.magic != PAGESHIM_LIVE_MAGIC ||
+	    a.version != PAGESHIM_STATS_VERSION || a.pid != pid)
+		cli_die(&stat_cmd, EXIT_RUN_FAILED, "%s is not a pageshim stats segment of this version", path);
+	nanosleep(&(struct timespec){ (time_t)interval, (long)((interval - (time_t)interval) * 1e9) }, NULL);
+	if (snapshot(l, &b))
+		cli_die(&stat_cmd, EXIT_RUN_FAILED, "%s: no consistent copy", path);
+	/* Rates over the library's own update times (it publishes once a
+	 * second); none when it did not publish in between. */
+	double secs = (double)(b.updated_ns - a.updated_ns) / 1e9;
+	const struct pageshim_stats *s = &b.stats, *o = &a.stats;
+
+	struct report r = { .n = 0 };
+	report_count(&r, "pid", "process", "", (uint64_t)pid);
+	report_count(&r, "active", "serving mappings", "", (uint64_t)s->active);
+	report_real(&r, "budget_mib", "budget", "MiB", (double)s->budget_bytes / (1 << 20), 1);
+	report_real(&r, "resident_mib", "resident", "MiB", (double)s->resident_bytes / (1 << 20), 1);
+	report_real(&r, "dirty_mib", "written, not yet written back", "MiB", (double)s->dirty_bytes / (1 << 20), 1);
+	report_count(&r, "mappings_live", "managed mappings", "", s->mappings_live);
+	report_real(&r, "interval_s", "rates over", "s", secs, 2);
+	report_real(&r, "faults_per_s", "faults", "/s", per_s(o->faults, s->faults, secs), 1);
+	report_real(&r, "pages_filled_per_s", "pages filled", "/s", per_s(o->pages_filled, s->pages_filled, secs), 1);
+	report_real(&r, "read_mb_per_s", "read", "MB/s", per_s(o->bytes_read, s->bytes_read, secs) / 1e6, 2);
+	report_real(&r, "evictions_per_s", "pages evicted", "/s", per_s(o->evicted_pages, s->evicted_pages, secs), 1);
+	report_real(&r, "written_back_per_s", "pages written back", "/s",
+		    per_s(o->pages_written_back, s->pages_written_back, secs), 1);
+	/* Pages faulted again soon after their eviction, out of all filled: a
+	 * budget too small for the working set shows here. */
+	report_real(&r, "refault_ratio", "re-faults after eviction", "of fills",
+		    s->pages_filled ? (double)s->ghost_hits / (double)s->pages_filled : 0, 3);
+	report_count(&r, "faults", "faults, in all", "", s->faults);
+	report_count(&r, "fault_p50_us", "fault latency p50", "us", s->fault_latency.p50_us);
+	report_count(&r, "fault_p99_us", "fault latency p99", "us", s->fault_latency.p99_us);
+	report_count(&r, "fault_p999_us", "fault latency p99.9", "us", s->fault_latency.p999_us);
+	report_count(&r, "fault_max_us", "fault latency max", "us", s->fault_latency.max_us);
+	report_count(&r, "io_p99_us", "read latency p99", "us", s->io_latency.p99_us);
+	report_count(&r, "checksum_mismatches", "checksum mismatches", "", s->checksum_mismatches);
+	report_count(&r, "io_errors", "I/O errors", "", s->io_errors);
+	report_count(&r, "sigbus_raised", "SIGBUS raised", "", s->sigbus_raised);
+	report_count(&r, "external_modifications", "changes by other processes", "", s->external_modifications);
+	if (json) {
+		report_json(stdout, &r);
+		putchar('\n');
+	} else {
+		report_table(stdout, &r);
+	}
+	return 0;
+}
+
+const struct cli_cmd stat_cmd = {
+	.name = "stat",
+	.synopsis = "pageshim stat [--interval S] [--json] PID",
+	.summary = "one snapshot of a process running under pageshim: memory, rates, latencies, errors",
+	.main = stat_main,
+	.help = stat_help,
+};
