@@ -129,10 +129,10 @@ static void fork_child(void)
 		err = ps_prefetch_start(ps_opt.handlers, ps_opt.readahead);
 	if (!err)
 		err = ps_writeback_fork_child();
-	if (!err)
+	if (!err) {
+		ps_live_start();        /* the child's own, before the thread that publishes it */
 		err = ps_external_fork_child();
-	if (!err)
-		ps_live_start();        /* the child's own */
+	}
 	if (err) {
 		/* Nothing can serve this child's faults (its missing pages would
 		 * read as zeros): hand every range back to the kernel's mmap. */
@@ -196,11 +196,10 @@ static int start_service(void)
 	if ((err = ps_sigbus_init()) || (err = ps_coherence_init()) || (err = ps_cache_init(ps_opt.cache_size, inflight)) ||
 	    (err = ps_uffd_start(ps_opt.handlers, ps_opt.readahead)) ||
 	    (err = ps_prefetch_start(ps_opt.handlers, ps_opt.readahead)) || (err = ps_writeback_start()) ||
-	    (err = ps_external_start())) {
+	    (ps_live_start(), (err = ps_external_start()))) {   /* the segment, then its publisher */
 		ps_warn("cannot start (%s): every file mapping goes to the kernel's mmap", strerror(-err));
 		return err;
 	}
-	ps_live_start();
 	ps_debug("serving file mappings: budget %llu MiB, %u handlers, read-around up to %u pages",
 		 (unsigned long long)(ps_opt.cache_size >> 20), ps_opt.handlers, ps_opt.readahead);
 	return 0;

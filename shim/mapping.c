@@ -409,6 +409,9 @@ int ps_munmap(void *addr, size_t len)
 	sigset_t saved;
 	regions_enter(1, &saved);
 	writeback_or_warn((uintptr_t)addr, (uintptr_t)addr + pages_of(len) * PS_PAGE);
+	/* Split first: a split allocates, and an allocation made after the
+	 * munmap could land in the very hole the program just made. */
+	split_at((uintptr_t)addr, (uintptr_t)addr + pages_of(len) * PS_PAGE);
 	int ret = real.munmap(addr, len);
 	if (ret == 0)   /* a refused munmap (ENOMEM at the map count) keeps the range */
 		forget_range((uintptr_t)addr, (uintptr_t)addr + pages_of(len) * PS_PAGE);
