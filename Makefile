@@ -60,7 +60,7 @@ $(B)/tools/%.o: tools/%.c $(wildcard tools/*.h) $(wildcard shim/*.h) | $(B)/tool
 
 $(B)/pageshim: $(TOOL_OBJ) $(B)/shim/options.o $(B)/shim/hist.o
 	@echo "  LD  $@"
-	$(Q)$(CC) $(CFLAGS) -o $@ $^ -lm -luring
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ -lm -luring -lncurses
 
 # Unit tests link the library's objects directly (no LD_PRELOAD, no interposition).
 $(B)/tests/unit/%: tests/unit/%.c tests/helpers.h $(filter-out $(B)/shim/interpose.o,$(SHIM_OBJ)) | $(B)/tests/unit

@@ -11,7 +11,7 @@
 
 #include <string.h>
 
-static const struct cli_cmd *const cmds[] = { &run_cmd, &bench_cmd, &ab_cmd, &stat_cmd };
+static const struct cli_cmd *const cmds[] = { &run_cmd, &bench_cmd, &ab_cmd, &stat_cmd, &top_cmd };
 #define NCMDS (sizeof cmds / sizeof cmds[0])
 
 static void usage(FILE *f)

@@ -2,18 +2,15 @@
  * counters, from the segment the library publishes once a second
  * (struct pageshim_live in pageshim.h), with rates over an interval. */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
-#include "pageshim.h"
+#include "live.h"
 #include "report.h"
 
 
@@ -27,22 +24,6 @@ static void stat_help(FILE *f)
 		   "latency percentiles, and the error counters. A segment left by a process that\n"
 		   "is gone is removed. Exit status: 0, 1 (no such process under pageshim), 2\n"
 		   "(usage).\n");
-}
-
-/* A consistent copy of the segment (seq even and unchanged across it). */
-static int snapshot(const struct pageshim_live *l, struct pageshim_live *out)
-{
-	for (int tries = 0; tries < 1000; tries++) {
-		uint64_t s = __atomic_load_n(&l->seq, __ATOMIC_ACQUIRE);
-		if (!(s & 1)) {
-			memcpy(out, (const void *)l, sizeof *out);
-			__atomic_thread_fence(__ATOMIC_ACQUIRE);
-			if (__atomic_load_n(&l->seq, __ATOMIC_ACQUIRE) == s)
-				return 0;
-		}
-		nanosleep(&(struct timespec){ .tv_nsec = 100000 }, NULL);
-	}
-	return -1;
 }
 
 static double per_s(uint64_t a, uint64_t b, double secs)
@@ -79,24 +60,23 @@ static int stat_main(int argc, char **argv)
 		cli_usage_error(&stat_cmd, "PID \"%s\": expected a process id", argv[optind]);
 
 	char path[96];
-	snprintf(path, sizeof path, PAGESHIM_LIVE_DIR "/pageshim-%u-%ld", (unsigned)getuid(), pid);
-	if (kill((pid_t)pid, 0) && errno == ESRCH) {
-		if (unlink(path) == 0)
-			cli_die(&stat_cmd, EXIT_RUN_FAILED, "process %ld is gone; removed its stale %s", pid, path);
-		cli_die(&stat_cmd, EXIT_RUN_FAILED, "no process %ld", pid);
-	}
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		cli_die(&stat_cmd, EXIT_RUN_FAILED, "process %ld publishes no pageshim stats (%s: %s): not under "
-			"pageshim, or nothing mapped yet", pid, path, strerror(errno));
-	const struct pageshim_live *l = mmap(NULL, sizeof *l, PROT_READ, MAP_SHARED, fd, 0);
-	close(fd);
-	struct pageshim_live a, b;
-	if (l == MAP_FAILED || snapshot(l, &a) || a.magic != PAGESHIM_LIVE_MAGIC ||
-	    a.version != PAGESHIM_STATS_VERSION || a.pid != pid)
+	live_path(path, sizeof path, (unsigned)getuid(), pid);
+	int had = access(path, F_OK) == 0;
+	if (live_gone(pid, path))
+		cli_die(&stat_cmd, EXIT_RUN_FAILED, had ? "process %ld is gone; removed its stale %s"
+						       : "no process %ld%s", pid, had ? path : "");
+	const struct pageshim_live *l;
+	int err = live_open(path, pid, &l);
+	if (err == -EPROTO)
 		cli_die(&stat_cmd, EXIT_RUN_FAILED, "%s is not a pageshim stats segment of this version", path);
+	if (err)
+		cli_die(&stat_cmd, EXIT_RUN_FAILED, "process %ld publishes no pageshim stats (%s: %s): not under "
+			"pageshim, or nothing mapped yet", pid, path, strerror(-err));
+	struct pageshim_live a, b;
+	if (live_snapshot(l, &a))
+		cli_die(&stat_cmd, EXIT_RUN_FAILED, "%s: no consistent copy", path);
 	nanosleep(&(struct timespec){ (time_t)interval, (long)((interval - (time_t)interval) * 1e9) }, NULL);
-	if (snapshot(l, &b))
+	if (live_snapshot(l, &b))
 		cli_die(&stat_cmd, EXIT_RUN_FAILED, "%s: no consistent copy", path);
 	/* Rates over the library's own update times (it publishes once a
 	 * second); none when it did not publish in between. */

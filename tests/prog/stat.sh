@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# stat.sh - `pageshim stat` reads a running process's counters.
+# stat.sh - `pageshim stat` and `pageshim top` read running processes' counters.
 #
 # A python3 process under `pageshim run --cache 16M` maps a 32 MiB file,
 # reads every page once, says it is ready, then reads random pages until told
@@ -7,7 +7,9 @@
 #   1. `pageshim stat --json PID`: serving, one managed mapping, the budget,
 #      resident within it, and at least the file's 8192 pages faulted in;
 #      rates over a second: faults and evictions going on;
-#   2. the table form names the same process;
+#   2. the table form names the same process; `pageshim top`, driven in a
+#      pseudo-terminal, lists it, and quits with status 0 on q and on Ctrl-C
+#      (without a terminal it refuses, exit 2);
 #   3. once the process has exited, its segment is gone;
 #   4. a process killed with SIGKILL leaves its segment: `pageshim stat`
 #      says it is gone (exit 1) and removes it;
@@ -75,6 +77,48 @@ EOF
 note "$(python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); print("json: %d faults, %.0f/s" % (s["faults"], s["faults_per_s"]))' "$DIR/stat.json")"
 "$PS" stat --interval 0.2 "$READER" >"$DIR/stat.txt" || fail "pageshim stat exited $?"
 grep -Eq "^ *process +$READER$" "$DIR/stat.txt" || fail "the table does not name process $READER: $(head -n 3 "$DIR/stat.txt")"
+# top_pty.py PID PAGESHIM KEY: pageshim top in a pseudo-terminal until PID
+# shows, then KEY; its exit status must be 0.
+cat >"$DIR/top_pty.py" <<'EOF'
+import os, pty, select, sys, time
+want, ps, key = sys.argv[1].encode(), sys.argv[2], sys.argv[3].encode()
+pid, fd = pty.fork()
+if pid == 0:
+    os.environ["TERM"] = "xterm"
+    os.execv(ps, [ps, "top", "--delay", "0.2"])
+buf, seen, deadline = b"", False, time.time() + 15
+while time.time() < deadline and not seen:
+    if select.select([fd], [], [], 0.2)[0]:
+        try:
+            buf += os.read(fd, 65536)
+        except OSError:
+            break
+    seen = b"pageshim top" in buf and want in buf
+os.write(fd, key)
+end = time.time() + 5
+while time.time() < end:
+    done, status = os.waitpid(pid, os.WNOHANG)
+    if done:
+        break
+    if select.select([fd], [], [], 0.1)[0]:
+        try:
+            os.read(fd, 65536)
+        except OSError:
+            pass
+else:
+    os.kill(pid, 9)
+    sys.exit("top did not quit on %r within 5 s" % key)
+if not seen:
+    sys.exit("top never showed pid %s: %r" % (want.decode(), buf[-400:]))
+if status != 0:
+    sys.exit("top exited with status %#x on %r" % (status, key))
+print("top: pid shown, quit on %r" % key)
+EOF
+python3 "$DIR/top_pty.py" "$READER" "$PS" q || fail "pageshim top, q"
+python3 "$DIR/top_pty.py" "$READER" "$PS" $'\x03' || fail "pageshim top, Ctrl-C"
+"$PS" top </dev/null >/dev/null 2>&1
+rc=$?
+[ $rc = 2 ] || fail "pageshim top without a terminal: expected exit 2, got $rc"
 touch "$DIR/a.done"
 wait $READER || fail "the reader exited $?: $(tail -n 3 "$DIR/a.err")"
 [ -e "$seg" ] && fail "$seg still there after the reader exited"
@@ -98,4 +142,4 @@ sleep 5 &
 kill $! 2>/dev/null
 [ $rc = 1 ] && grep -q "publishes no pageshim stats" "$DIR/plain.err" ||
 	fail "a process not under pageshim: expected exit 1, got $rc: $(cat "$DIR/plain.err")"
-note "stat: a running process read, its segment gone at exit, a killed one's cleaned"
+note "stat: a running process read (stat and top), its segment gone at exit, a killed one's cleaned"
