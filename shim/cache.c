@@ -180,6 +180,7 @@ static unsigned evict(unsigned want)
 		}
 		page_store(v->r, v->page, PG_EMPTY);
 		ps_policy_retire(&policy, v->node, ps_cache_key(v->r, v->page));
+		FILE_COUNT(v->r->file, evicted_pages, 1);
 		gone++;
 	}
 	pthread_mutex_unlock(&lock);

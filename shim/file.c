@@ -396,6 +396,7 @@ ssize_t file_read(struct ps_file *f, void *buf, size_t len, uint64_t off)
 			if (ps_opt.ninject)
 				ps_inject_after(f, at, (size_t)n, off + done);
 			PS_COUNT(bytes_read, n);
+			FILE_COUNT(f, bytes_read, (uint64_t)n);
 			done += (size_t)n;
 			/* O_DIRECT reads whole blocks: part of one means end of file. */
 			if (f->direct && n % PS_PAGE)

@@ -23,6 +23,8 @@
 #include <sys/stat.h>
 #include <uthash.h>
 
+#include "pageshim.h"
+
 struct ps_region;
 
 struct ps_file_key {
@@ -60,7 +62,11 @@ struct ps_file {
 	uint64_t *sums;                 /* XXH3 per file page, 0 = unknown */
 	uint64_t sums_pages;            /* pages `sums` covers */
 	struct ps_file *parked_next;    /* unused, its descriptors kept (file.c) */
+	struct pageshim_file_counts counts;     /* atomic, FILE_COUNT */
 };
+
+/* Count n into field of f's own counters (pageshim.h). */
+#define FILE_COUNT(f, field, n) __atomic_fetch_add(&(f)->counts.field, (n), __ATOMIC_RELAXED)
 
 /* Callers hold ps_regions_lock for writing (get/put) or reading (find). */
 

@@ -44,6 +44,7 @@ static void report_changed(struct ps_region *r, uint64_t fpage)
 {
 	static unsigned logged;
 	PS_COUNT(checksum_mismatches, 1);
+	FILE_COUNT(r->file, checksum_mismatches, 1);
 	if (__atomic_fetch_add(&logged, 1, __ATOMIC_RELAXED) < CORRUPT_LOG_LIMIT)
 		ps_warn("checksum mismatch: %s at file offset %llu changed since pageshim last read it%s",
 			r->file->path, (unsigned long long)(fpage << PS_PAGE_SHIFT),
@@ -126,6 +127,7 @@ static ssize_t fill_run(struct ps_fill_ctx *ctx, struct ps_region *r, size_t pag
 			err = (int)-got;
 			why = "read error";
 			PS_COUNT(io_errors, 1);
+			FILE_COUNT(f, io_errors, 1);
 			break;
 		}
 		size_t valid = ((size_t)got + PS_PAGE - 1) / PS_PAGE;
@@ -158,6 +160,7 @@ static ssize_t fill_run(struct ps_fill_ctx *ctx, struct ps_region *r, size_t pag
 			 * pages are resident, and then refreshes them. */
 			ps_cache_lock_commit();
 			kept = commit(r, page, install, dirty);
+			FILE_COUNT(f, pages_filled, kept);
 			ps_cache_unlock_commit();
 			if (dirty)
 				ps_uffd_wake(region_addr(r, page), install * PS_PAGE);
@@ -370,6 +373,7 @@ void ps_fault_serve(struct ps_fill_ctx *ctx, const struct uffd_msg *msg)
 		ps_uffd_wake(addr & ~(uintptr_t)(PS_PAGE - 1), PS_PAGE);
 	} else {
 		size_t page = (addr - r->start) >> PS_PAGE_SHIFT;
+		FILE_COUNT(r->file, faults, 1);
 		shared_write = !r->private_ && r->wp;
 		if (flags & UFFD_PAGEFAULT_FLAG_WP)
 			serve_wp(r, page);

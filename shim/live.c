@@ -2,14 +2,18 @@
 #include "live.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "file.h"
 #include "log.h"
 #include "pageshim.h"
 #include "real.h"
+#include "region.h"
 #include "stats.h"
 
 static struct pageshim_live *live;
@@ -45,16 +49,52 @@ void ps_live_start(void)
 	ps_live_publish();
 }
 
+/* The files with the most faults, most first, into files[]; how many. */
+static unsigned top_files(struct pageshim_live_file *files)
+{
+	unsigned n = 0;
+	sigset_t saved;
+	regions_enter(0, &saved);
+	for (struct ps_file *f = file_next(NULL); f; f = file_next(f)) {
+		struct pageshim_file_counts c;
+		c.faults = __atomic_load_n(&f->counts.faults, __ATOMIC_RELAXED);
+		unsigned at = n;
+		while (at > 0 && files[at - 1].counts.faults < c.faults)
+			at--;
+		if (at == PAGESHIM_LIVE_FILES)
+			continue;
+		if (n < PAGESHIM_LIVE_FILES)
+			n++;
+		memmove(&files[at + 1], &files[at], (n - 1 - at) * sizeof *files);
+		c.pages_filled = __atomic_load_n(&f->counts.pages_filled, __ATOMIC_RELAXED);
+		c.bytes_read = __atomic_load_n(&f->counts.bytes_read, __ATOMIC_RELAXED);
+		c.evicted_pages = __atomic_load_n(&f->counts.evicted_pages, __ATOMIC_RELAXED);
+		c.io_errors = __atomic_load_n(&f->counts.io_errors, __ATOMIC_RELAXED);
+		c.checksum_mismatches = __atomic_load_n(&f->counts.checksum_mismatches, __ATOMIC_RELAXED);
+		files[at].counts = c;
+		size_t len = strlen(f->path), room = sizeof files[at].path - 1;
+		/* a long path keeps its end, which names the file */
+		snprintf(files[at].path, sizeof files[at].path, "%s%s", len > room ? "..." : "",
+			 f->path + (len > room ? len - room + 3 : 0));
+	}
+	regions_leave(&saved);
+	return n;
+}
+
 void ps_live_publish(void)
 {
 	if (!live)
 		return;
 	struct pageshim_stats st;
 	struct timespec now;
+	static struct pageshim_live_file files[PAGESHIM_LIVE_FILES];   /* the watcher's alone */
+	unsigned nfiles = top_files(files);
 	ps_stats_snapshot(&st);
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	__atomic_add_fetch(&live->seq, 1, __ATOMIC_ACQ_REL);   /* odd: being written */
 	live->stats = st;
+	live->nfiles = nfiles;
+	memcpy(live->files, files, nfiles * sizeof *files);
 	live->updated_ns = (uint64_t)now.tv_sec * 1000000000ULL + (uint64_t)now.tv_nsec;
 	__atomic_add_fetch(&live->seq, 1, __ATOMIC_RELEASE);
 }

@@ -71,6 +71,16 @@ int pageshim_stats_read(struct pageshim_stats *out, size_t size);
  * in PAGESHIM_LIVE_DIR "/pageshim-UID-PID" (mode 0600, removed at exit and
  * exec). `seq` is odd while the library writes: a reader copies, and
  * copies again until seq is even and unchanged. */
+/* Counters of one managed file (since it was first mapped by the process). */
+struct pageshim_file_counts {
+	uint64_t faults, pages_filled, bytes_read, evicted_pages, io_errors, checksum_mismatches;
+};
+#define PAGESHIM_LIVE_FILES 16  /* the files with the most faults */
+struct pageshim_live_file {
+	char path[168];             /* cut to fit */
+	struct pageshim_file_counts counts;
+};
+
 #define PAGESHIM_LIVE_DIR "/dev/shm"
 #define PAGESHIM_LIVE_MAGIC 0x7073686dU        /* "pshm" */
 struct pageshim_live {
@@ -80,6 +90,8 @@ struct pageshim_live {
 	uint64_t seq;
 	uint64_t updated_ns;        /* CLOCK_MONOTONIC of the last update */
 	struct pageshim_stats stats;
+	uint32_t nfiles, pad2;
+	struct pageshim_live_file files[PAGESHIM_LIVE_FILES];   /* most faults first */
 };
 
 #endif

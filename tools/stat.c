@@ -112,10 +112,37 @@ static int stat_main(int argc, char **argv)
 	report_count(&r, "sigbus_raised", "SIGBUS raised", "", s->sigbus_raised);
 	report_count(&r, "external_modifications", "changes by other processes", "", s->external_modifications);
 	if (json) {
-		report_json(stdout, &r);
-		putchar('\n');
+		/* the report's object, with the files added before its end */
+		char *text;
+		size_t len;
+		FILE *m = open_memstream(&text, &len);
+		report_json(m, &r);
+		fclose(m);
+		printf("%.*s,\"files\":[", (int)(len - 1), text);
+		free(text);
+		for (unsigned i = 0; i < b.nfiles; i++) {
+			const struct pageshim_live_file *f = &b.files[i];
+			printf("%s{\"path\":\"", i ? "," : "");
+			for (const char *p = f->path; *p; p++)
+				printf(*p == '"' || *p == '\\' ? "\\%c" : (unsigned char)*p < 0x20 ? "\\u%04x" : "%c", *p);
+			printf("\",\"faults\":%llu,\"pages_filled\":%llu,\"bytes_read\":%llu,\"evicted_pages\":%llu,"
+			       "\"io_errors\":%llu,\"checksum_mismatches\":%llu}",
+			       (unsigned long long)f->counts.faults, (unsigned long long)f->counts.pages_filled,
+			       (unsigned long long)f->counts.bytes_read, (unsigned long long)f->counts.evicted_pages,
+			       (unsigned long long)f->counts.io_errors, (unsigned long long)f->counts.checksum_mismatches);
+		}
+		printf("]}\n");
 	} else {
 		report_table(stdout, &r);
+		printf("\n  files, most faults first:\n  %10s %10s %10s %10s %7s  %s\n", "faults", "filled", "MB read",
+		       "evicted", "errors", "path");
+		for (unsigned i = 0; i < b.nfiles; i++) {
+			const struct pageshim_file_counts *k = &b.files[i].counts;
+			printf("  %10llu %10llu %10.1f %10llu %7llu  %s\n", (unsigned long long)k->faults,
+			       (unsigned long long)k->pages_filled, (double)k->bytes_read / 1e6,
+			       (unsigned long long)k->evicted_pages,
+			       (unsigned long long)(k->io_errors + k->checksum_mismatches), b.files[i].path);
+		}
 	}
 	return 0;
 }

@@ -5,8 +5,9 @@
 # reads every page once, says it is ready, then reads random pages until told
 # to stop (twice the budget: it keeps faulting and evicting). Meanwhile:
 #   1. `pageshim stat --json PID`: serving, one managed mapping, the budget,
-#      resident within it, and at least the file's 8192 pages faulted in;
-#      rates over a second: faults and evictions going on;
+#      resident within it; rates over a second: faults and evictions going
+#      on; per file: the data file first, its 8192 pages filled and 32 MiB
+#      read at least, pages evicted;
 #   2. the table form names the same process; `pageshim top`, driven in a
 #      pseudo-terminal, lists it, and quits with status 0 on q and on Ctrl-C
 #      (without a terminal it refuses, exit 2);
@@ -60,7 +61,7 @@ start_reader a
 seg=/dev/shm/pageshim-$(id -u)-$READER
 [ -e "$seg" ] || fail "no segment $seg for the running reader"
 "$PS" stat --json "$READER" >"$DIR/stat.json" || fail "pageshim stat --json exited $?"
-python3 - "$DIR/stat.json" "$READER" <<'EOF' || fail "pageshim stat --json: $(cat "$DIR/stat.json")"
+python3 - "$DIR/stat.json" "$READER" "$(realpath "$DATA")" <<'EOF' || fail "pageshim stat --json: $(cat "$DIR/stat.json")"
 import json, sys
 s = json.load(open(sys.argv[1]))
 def want(cond, what):
@@ -72,6 +73,10 @@ want(s["budget_mib"] == 16.0 and s["resident_mib"] <= 17, "budget 16 MiB, reside
 want(s["faults"] >= 1 and s["fault_max_us"] >= s["fault_p50_us"] > 0, "faults and their latencies")
 want(s["interval_s"] > 0.5, "a rate over about a second")
 want(s["faults_per_s"] > 0 and s["evictions_per_s"] > 0, "faulting and evicting (random reads over twice the budget)")
+data = [f for f in s["files"] if f["path"] == sys.argv[3]]
+want(len(data) == 1 and data[0] == s["files"][0], "the data file first among the files")
+want(data[0]["pages_filled"] >= 8192 and data[0]["bytes_read"] >= 32 << 20 and data[0]["evicted_pages"] > 0,
+     "the data file: every page filled and read once at least, pages evicted")
 print("stat: %d faults, %.0f/s, %.0f evictions/s, p99 %d us" % (s["faults"], s["faults_per_s"], s["evictions_per_s"], s["fault_p99_us"]))
 EOF
 note "$(python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); print("json: %d faults, %.0f/s" % (s["faults"], s["faults_per_s"]))' "$DIR/stat.json")"
