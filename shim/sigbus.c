@@ -98,7 +98,10 @@ static long self_sigqueue(int sig, siginfo_t *si)
 	return syscall(SYS_rt_tgsigqueueinfo, getpid(), (pid_t)syscall(SYS_gettid), sig, si);
 }
 
-/* Runs in the faulting thread, with every signal blocked. Async-signal-safe. */
+/* Runs in the faulting thread, with every signal blocked. Async-signal-safe
+ * except for the report: its stack (libunwind, dladdr) and formatting. The
+ * thread was stopped at a load or store of a mapped page, not inside the
+ * loader, and a SIGBUS follows; a report garbled there would be the cost. */
 static void on_internal(int sig, siginfo_t *si, void *ucv)
 {
 	char report[REPORT_MAX + 1536];
