@@ -119,6 +119,8 @@ static void scan(void)
 }
 
 static char sort_key = 'f';
+static unsigned selected;       /* row under the cursor */
+static long files_of;           /* the process whose files are shown, or 0 */
 
 static int by_key(const void *x, const void *y)
 {
@@ -133,13 +135,39 @@ static int by_key(const void *x, const void *y)
 	return ka < kb ? 1 : ka > kb ? -1 : (a->pid > b->pid) - (a->pid < b->pid);
 }
 
+/* The files of process files_of, most faults first (as published). */
+static void draw_files(const struct row *r)
+{
+	mvprintw(0, 0, "pageshim top - files of process %ld (%s), most faults first  (Esc or Backspace: back, q: quit)",
+		 r->pid, r->comm);
+	attron(A_REVERSE);
+	mvprintw(2, 0, "%10s %10s %9s %10s %6s  %s", "FAULTS", "FILLED", "MB READ", "EVICTED", "ERR", "PATH");
+	attroff(A_REVERSE);
+	for (unsigned i = 0; i < r->now.nfiles && (int)i + 3 < LINES; i++) {
+		const struct pageshim_live_file *f = &r->now.files[i];
+		mvprintw((int)i + 3, 0, "%10llu %10llu %9.1f %10llu %6llu  %s", (unsigned long long)f->counts.faults,
+			 (unsigned long long)f->counts.pages_filled, (double)f->counts.bytes_read / 1e6,
+			 (unsigned long long)f->counts.evicted_pages,
+			 (unsigned long long)(f->counts.io_errors + f->counts.checksum_mismatches), f->path);
+	}
+	refresh();
+}
+
 static void draw(void)
 {
 	erase();
+	for (unsigned i = 0; files_of && i < nrows; i++) {
+		if (rows[i].pid == files_of) {
+			draw_files(&rows[i]);
+			return;
+		}
+	}
+	files_of = 0;   /* gone: back to the processes */
 	time_t t = time(NULL);
 	char when[16];
 	strftime(when, sizeof when, "%H:%M:%S", localtime(&t));
-	mvprintw(0, 0, "pageshim top - %s - %u process%s under pageshim - sort: %s  (f r m p: sort, q: quit)",
+	mvprintw(0, 0, "pageshim top - %s - %u process%s under pageshim - sort: %s  (f r m p: sort, "
+		 "arrows and Enter: a process's files, q: quit)",
 		 when, nrows, nrows == 1 ? "" : "es",
 		 sort_key == 'r' ? "resident" : sort_key == 'm' ? "MB/s read" : sort_key == 'p' ? "pid" : "faults/s");
 	attron(A_REVERSE);
@@ -147,8 +175,12 @@ static void draw(void)
 		 "DIRTY", "FAULTS/s", "MB/s", "EVICT/s", "REFAULT", "P99 us", "ERR");
 	attroff(A_REVERSE);
 	qsort(rows, nrows, sizeof rows[0], by_key);
+	if (selected >= nrows)
+		selected = nrows ? nrows - 1 : 0;
 	for (unsigned i = 0; i < nrows && (int)i + 3 < LINES; i++) {
 		const struct row *r = &rows[i];
+		if (i == selected)
+			attron(A_BOLD);
 		const struct pageshim_stats *s = &r->now.stats;
 		mvprintw((int)i + 3, 0, "%7ld %-15.15s %7.1fM %7.1fM %7.1fM %9.1f %8.2f %9.1f %7.1f%% %8llu %6llu", r->pid,
 			 r->comm, (double)s->budget_bytes / (1 << 20), (double)s->resident_bytes / (1 << 20),
@@ -156,6 +188,7 @@ static void draw(void)
 			 s->pages_filled ? 100.0 * (double)s->ghost_hits / (double)s->pages_filled : 0.0,
 			 (unsigned long long)s->fault_latency.p99_us,
 			 (unsigned long long)(s->io_errors + s->checksum_mismatches + s->sigbus_raised));
+		attroff(A_BOLD);
 	}
 	if (!nrows)
 		mvprintw(3, 0, "(no process is running under pageshim with a managed mapping)");
@@ -191,6 +224,7 @@ static int top_main(int argc, char **argv)
 		cli_die(&top_cmd, EXIT_RUN_FAILED, "cannot set up the terminal (TERM=%s)", getenv("TERM"));
 	cbreak();
 	noecho();
+	keypad(stdscr, TRUE);
 	curs_set(0);
 	timeout((int)(delay * 1000));
 	while (!interrupted) {
@@ -201,6 +235,14 @@ static int top_main(int argc, char **argv)
 			break;
 		if (k == 'f' || k == 'r' || k == 'm' || k == 'p')
 			sort_key = (char)k;
+		else if (k == KEY_UP && selected > 0)
+			selected--;
+		else if (k == KEY_DOWN)
+			selected++;
+		else if ((k == '\n' || k == KEY_ENTER) && selected < nrows)
+			files_of = rows[selected].pid;
+		else if (k == 27 || k == KEY_BACKSPACE || k == 127)
+			files_of = 0;
 	}
 	endwin();
 	return 0;
@@ -214,8 +256,9 @@ static void top_help(FILE *f)
 		   "resident and written megabytes, faults, MB read and pages evicted per second,\n"
 		   "re-faults after eviction (of pages filled), fault latency p99, and errors\n"
 		   "(I/O errors, checksum mismatches, SIGBUS). Keys: f r m p sort by faults/s,\n"
-		   "resident, MB/s or pid; q or Ctrl-C quits. Segments of processes that are gone\n"
-		   "are removed.\n");
+		   "resident, MB/s or pid; up and down choose a process, Enter shows its files\n"
+		   "(most faults first), Esc or Backspace goes back; q or Ctrl-C quits. Segments\n"
+		   "of processes that are gone are removed.\n");
 }
 
 const struct cli_cmd top_cmd = {

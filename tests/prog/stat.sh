@@ -9,7 +9,8 @@
 #      on; per file: the data file first, its 8192 pages filled and 32 MiB
 #      read at least, pages evicted;
 #   2. the table form names the same process; `pageshim top`, driven in a
-#      pseudo-terminal, lists it, and quits with status 0 on q and on Ctrl-C
+#      pseudo-terminal, lists it, shows its files (the data file) on Enter,
+#      and quits with status 0 on q and on Ctrl-C
 #      (without a terminal it refuses, exit 2);
 #   3. once the process has exited, its segment is gone;
 #   4. a process killed with SIGKILL leaves its segment: `pageshim stat`
@@ -82,14 +83,15 @@ EOF
 note "$(python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); print("json: %d faults, %.0f/s" % (s["faults"], s["faults_per_s"]))' "$DIR/stat.json")"
 "$PS" stat --interval 0.2 "$READER" >"$DIR/stat.txt" || fail "pageshim stat exited $?"
 grep -Eq "^ *process +$READER$" "$DIR/stat.txt" || fail "the table does not name process $READER: $(head -n 3 "$DIR/stat.txt")"
-# top_pty.py PID PAGESHIM KEY: pageshim top in a pseudo-terminal until PID
-# shows, then KEY; its exit status must be 0.
+# top_pty.py PID PAGESHIM KEY [PATH]: pageshim top in a pseudo-terminal until
+# PID shows (then, with PATH, Enter until the process's files show PATH),
+# then KEY; its exit status must be 0.
 cat >"$DIR/top_pty.py" <<'EOF'
 import os, pty, select, sys, time
 want, ps, key = sys.argv[1].encode(), sys.argv[2], sys.argv[3].encode()
 pid, fd = pty.fork()
 if pid == 0:
-    os.environ["TERM"] = "xterm"
+    os.environ.update(TERM="xterm", COLUMNS="250", LINES="40")      # room for whole paths
     os.execv(ps, [ps, "top", "--delay", "0.2"])
 buf, seen, deadline = b"", False, time.time() + 15
 while time.time() < deadline and not seen:
@@ -99,6 +101,15 @@ while time.time() < deadline and not seen:
         except OSError:
             break
     seen = b"pageshim top" in buf and want in buf
+if seen and len(sys.argv) > 4:
+    path, buf, seen = sys.argv[4].encode(), b"", False
+    os.write(fd, b"\r")
+    deadline = time.time() + 10
+    while time.time() < deadline and not seen:
+        if select.select([fd], [], [], 0.2)[0]:
+            buf += os.read(fd, 65536)
+        seen = b"files of process" in buf and path in buf
+    want = path
 os.write(fd, key)
 end = time.time() + 5
 while time.time() < end:
@@ -119,7 +130,7 @@ if status != 0:
     sys.exit("top exited with status %#x on %r" % (status, key))
 print("top: pid shown, quit on %r" % key)
 EOF
-python3 "$DIR/top_pty.py" "$READER" "$PS" q || fail "pageshim top, q"
+python3 "$DIR/top_pty.py" "$READER" "$PS" q "$(realpath "$DATA")" || fail "pageshim top, Enter on the reader, q"
 python3 "$DIR/top_pty.py" "$READER" "$PS" $'\x03' || fail "pageshim top, Ctrl-C"
 "$PS" top </dev/null >/dev/null 2>&1
 rc=$?
