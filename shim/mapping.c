@@ -784,26 +784,41 @@ static uint64_t managed_pages_in(uintptr_t start, uintptr_t end)
 	return n;
 }
 
-int ps_mlock(const void *addr, size_t len, unsigned flags)
+/* Counts the managed pages of [start, end) as locked if they fit the budget
+ * (locked pages cannot be evicted), or fails with ENOMEM. The count is taken
+ * under the regions lock but returned before the real mlock runs: mlock
+ * populates the range, and those faults need handlers that take the lock. */
+static int reserve_locked(uintptr_t start, uintptr_t end, uint64_t *n)
 {
-	uintptr_t a = (uintptr_t)addr & ~(uintptr_t)(PS_PAGE - 1), end = (uintptr_t)addr + len;
-	if (!overlaps_managed(a, end - a))
-		return real.mlock2(addr, len, flags);
 	sigset_t saved;
 	struct ps_cache_gauges g;
 	ps_cache_gauges(&g);
 	regions_enter(0, &saved);
-	uint64_t n = managed_pages_in(a, end);
-	int ret = -1;
-	/* Locked pages cannot be evicted: they must fit the budget. */
-	if (__atomic_add_fetch(&locked_pages, n, __ATOMIC_RELAXED) > g.budget_pages)
-		errno = ENOMEM;
-	else
-		ret = real.mlock2(addr, len, flags);
+	*n = managed_pages_in(start, end);
+	regions_leave(&saved);
+	if (__atomic_add_fetch(&locked_pages, *n, __ATOMIC_RELAXED) <= g.budget_pages)
+		return 0;
+	__atomic_sub_fetch(&locked_pages, *n, __ATOMIC_RELAXED);
+	errno = ENOMEM;
+	return -1;
+}
+
+static int locked_or_undo(int ret, uint64_t n)
+{
 	if (ret)
 		__atomic_sub_fetch(&locked_pages, n, __ATOMIC_RELAXED);
-	regions_leave(&saved);
 	return ret;
+}
+
+int ps_mlock(const void *addr, size_t len, unsigned flags)
+{
+	uintptr_t a = (uintptr_t)addr & ~(uintptr_t)(PS_PAGE - 1), end = (uintptr_t)addr + len;
+	uint64_t n;
+	if (!overlaps_managed(a, end - a))
+		return real.mlock2(addr, len, flags);
+	if (reserve_locked(a, end, &n))
+		return -1;
+	return locked_or_undo(real.mlock2(addr, len, flags), n);
 }
 
 int ps_munlock(const void *addr, size_t len)
@@ -824,22 +839,12 @@ int ps_munlock(const void *addr, size_t len)
 
 int ps_mlockall(int flags)
 {
+	uint64_t n;
 	if (!(flags & MCL_CURRENT))
 		return real.mlockall(flags);
-	sigset_t saved;
-	struct ps_cache_gauges g;
-	ps_cache_gauges(&g);
-	regions_enter(0, &saved);
-	uint64_t n = managed_pages_in(0, UINTPTR_MAX);
-	int ret = -1;
-	if (__atomic_add_fetch(&locked_pages, n, __ATOMIC_RELAXED) > g.budget_pages)
-		errno = ENOMEM;
-	else
-		ret = real.mlockall(flags);
-	if (ret)
-		__atomic_sub_fetch(&locked_pages, n, __ATOMIC_RELAXED);
-	regions_leave(&saved);
-	return ret;
+	if (reserve_locked(0, UINTPTR_MAX, &n))
+		return -1;
+	return locked_or_undo(real.mlockall(flags), n);
 }
 
 int ps_munlockall(void)

@@ -9,7 +9,10 @@
  * of 8M with 16M locked must not make the library drop them (they stay
  * right while other mappings churn through the cache). A mapping locked
  * from birth (MAP_LOCKED, or made under mlockall(MCL_FUTURE)) cannot live in
- * an evicting cache: the library leaves exactly those two to the kernel. */
+ * an evicting cache: the library leaves exactly those two to the kernel.
+ * mlockall(MCL_CURRENT) while two threads map and unmap: the kernel fills
+ * the managed pages during the call, so the library must not hold the lock
+ * its fault handlers need (it did: a hang not even SIGTERM ended). */
 // pageshim-env: PAGESHIM_CACHE_SIZE=8M
 #include "helpers.h"
 
@@ -45,6 +48,40 @@ static void churn(void)
 	uint8_t *c = map(MAP_SHARED, 2 * LEN, other);
 	expect_pattern(c, 0, 2 * LEN, SEED + 1, "churn");
 	ok(munmap(c, 2 * LEN));
+}
+
+static volatile int stop;
+static int mapper_fd;
+
+static void *mapper(void *u)
+{
+	(void)u;
+	while (!stop) {
+		uint8_t *q = xmmap(16 * PAGE, PROT_READ, MAP_PRIVATE, mapper_fd, 0);
+		ok(munmap(q, 16 * PAGE));
+	}
+	return NULL;
+}
+
+static void mlockall_while_mapping(void)
+{
+	mapper_fd = xopen(other, O_RDONLY);
+	stop = 0;
+	pthread_t t[2];
+	for (int i = 0; i < 2; i++)
+		check(pthread_create(&t[i], NULL, mapper, NULL) == 0, "pthread_create");
+	for (int i = 0; i < 20; i++) {
+		DOING("mlockall(MCL_CURRENT) while two threads map and unmap");
+		uint8_t *m = map(MAP_PRIVATE, LEN / 4, path);
+		ok(mlockall(MCL_CURRENT));
+		expect_pattern(m, 0, LEN / 4, SEED, "locked while other threads map and unmap");
+		ok(munlockall());
+		ok(munmap(m, LEN / 4));
+	}
+	stop = 1;
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	ok(close(mapper_fd));
 }
 
 int main(void)
@@ -138,6 +175,8 @@ int main(void)
 	ok(munmap(m2, LEN / 2));
 	ok(munmap(m, LEN / 4));
 
+	mlockall_while_mapping();
+
 	ok(mlockall(MCL_CURRENT | MCL_FUTURE));
 	stats_get(&b);
 	m = map(MAP_PRIVATE, LEN / 2, path);
@@ -152,6 +191,6 @@ int main(void)
 	      "expected >= 6 managed mappings (populate, mlock, churn), got %llu",
 	      U(b.mappings_managed - a.mappings_managed));
 	expect_released(&a, &b, "after munmap");
-	note("MAP_POPULATE, MAP_LOCKED, mlock, mlockall and MADV_POPULATE_READ: every byte right");
+	note("MAP_POPULATE, MAP_LOCKED, mlock, mlockall (also racing mmap) and MADV_POPULATE_READ: every byte right");
 	return 0;
 }
