@@ -8,7 +8,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
@@ -238,18 +237,19 @@ static char *read_locks(void)
 	return buf;
 }
 
-/* Does /proc/locks show a POSIX lock this process holds on f? Its lines
- * read "1: POSIX  ADVISORY  WRITE PID MAJ:MIN:INODE START END", device
- * numbers in hex; a request waiting for a lock reads "1: -> POSIX ...". */
+/* Does /proc/locks show a POSIX lock this process may hold on f? Its lines
+ * read "1: POSIX  ADVISORY  WRITE PID MAJ:MIN:INODE START END"; a request
+ * waiting for a lock reads "1: -> POSIX ...". The device there is the file
+ * system's, which on btrfs subvolumes and overlayfs is not st_dev: only the
+ * inode is compared (a lock on another file of that number keeps f open). */
 static int posix_locked(const char *locks, const struct ps_file *f)
 {
 	long me = getpid();
 	for (const char *line = locks; line && *line; line = strchr(line, '\n'), line = line ? line + 1 : NULL) {
 		long pid;
-		unsigned maj, min;
 		unsigned long ino;
-		if (sscanf(line, "%*d: POSIX %*s %*s %ld %x:%x:%lu", &pid, &maj, &min, &ino) == 4 &&
-		    pid == me && maj == major(f->key.dev) && min == minor(f->key.dev) && ino == f->key.ino)
+		if (sscanf(line, "%*d: POSIX %*s %*s %ld %*x:%*x:%lu", &pid, &ino) == 2 && pid == me &&
+		    ino == f->key.ino)
 			return 1;
 	}
 	return 0;
@@ -327,18 +327,25 @@ static int transient(int err)
 
 int file_stop_direct(struct ps_file *f)
 {
+	/* Two handlers may get here at once: one opens, under a lock, for
+	 * closing a spare descriptor of the file would drop the program's
+	 * POSIX locks on it. */
+	static pthread_mutex_t opening = PTHREAD_MUTEX_INITIALIZER;
+	int err = 0;
+	pthread_mutex_lock(&opening);
 	if (__atomic_load_n(&f->bfd, __ATOMIC_ACQUIRE) < 0) {
 		char proc[64];
 		snprintf(proc, sizeof proc, "/proc/self/fd/%d", f->fd);
 		int fd = open(proc, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			return -errno;
-		int none = -1;  /* two handlers may get here at once: one wins, */
-		if (!__atomic_compare_exchange_n(&f->bfd, &none, fd, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
-			close(fd);      /* and the other's was never used: no lock to lose */
+		if (fd >= 0)
+			__atomic_store_n(&f->bfd, fd, __ATOMIC_RELEASE);
+		else
+			err = -errno;
 	}
-	__atomic_store_n(&f->direct, 0, __ATOMIC_RELEASE);
-	return 0;
+	pthread_mutex_unlock(&opening);
+	if (!err)
+		__atomic_store_n(&f->direct, 0, __ATOMIC_RELEASE);
+	return err;
 }
 
 int file_rfd(struct ps_file *f)
