@@ -175,7 +175,7 @@ static int writeback(struct ps_region *r, size_t a, size_t b, int spill)
 			end_run(r, p, n, st, spill, err);
 		}
 		ps_cache_unlock();
-		if (n && !err && !spill) {
+		if (n && !spill) {      /* a failed write may have written some */
 			pthread_rwlock_wrlock(&f->lock);
 			/* A fill of another mapping of the file that read these
 			 * file pages before the write reads again. (With one
