@@ -242,11 +242,49 @@ out:
 	regions_leave(&saved);
 }
 
-/* Is fd a regular file pageshim may manage? (st filled.) No lock taken. */
+/* What fstat said of the descriptor a call of the program is changing
+ * (ps_coherence_writing), so that the rest of that call asks no more: one
+ * fstat per write. Per thread, fd -1 when none. */
+static __thread struct {
+	int fd, regular;
+	dev_t dev;
+	ino_t ino;
+} told __attribute__((tls_model("initial-exec"))) = { .fd = -1 };
+
+/* Is fd a regular file pageshim may manage? (st_dev and st_ino filled.)
+ * No lock taken. */
 static int maybe_managed_fd(int fd, struct stat *st)
 {
+	if (fd >= 0 && told.fd == fd) {
+		st->st_dev = told.dev;
+		st->st_ino = told.ino;
+		return told.regular && file_count() && file_maybe_managed(told.dev, told.ino);
+	}
 	return file_count() && fstat(fd, st) == 0 && S_ISREG(st->st_mode) &&
 	       file_maybe_managed(st->st_dev, st->st_ino);
+}
+
+int ps_coherence_writing(int fd)
+{
+	struct stat st;
+	int saved = errno;
+	told.fd = -1;
+	if (fd < 0)
+		return file_count() != 0;
+	if (!file_count() || fstat(fd, &st)) {
+		errno = saved;
+		return 0;
+	}
+	told.regular = S_ISREG(st.st_mode);
+	told.dev = st.st_dev;
+	told.ino = st.st_ino;
+	told.fd = fd;
+	return told.regular && file_maybe_managed(st.st_dev, st.st_ino);
+}
+
+void ps_coherence_written(void)
+{
+	told.fd = -1;
 }
 
 void ps_coherence_fd(int fd, uint64_t off, uint64_t len, uint64_t new_size)
@@ -276,6 +314,25 @@ void ps_coherence_path(const char *path, uint64_t new_size)
 	struct stat st;
 	if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && file_maybe_managed(st.st_dev, st.st_ino))
 		changed(st.st_dev, st.st_ino, -1, new_size, PS_TO_EOF, new_size);
+	errno = saved;
+}
+
+void ps_coherence_meta(int fd)
+{
+	int saved = errno;
+	struct stat st;
+	sigset_t saved_mask;
+	if (!maybe_managed_fd(fd, &st))
+		goto out;
+	regions_enter(0, &saved_mask);
+	struct ps_file *f = file_find(st.st_dev, st.st_ino);
+	if (f) {
+		pthread_rwlock_wrlock(&f->lock);
+		ps_external_note(f);
+		pthread_rwlock_unlock(&f->lock);
+	}
+	regions_leave(&saved_mask);
+out:
 	errno = saved;
 }
 

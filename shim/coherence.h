@@ -33,6 +33,17 @@ void ps_coherence_fd(int fd, uint64_t off, uint64_t len, uint64_t new_size);
 void ps_coherence_at_position(int fd, uint64_t n);
 /* truncate(path, size). */
 void ps_coherence_path(const char *path, uint64_t new_size);
+/* The file open as fd changed, but no byte a mapping shows (fallocate that
+ * only allocates): its new times are this process's own (external.h). */
+void ps_coherence_meta(int fd);
+
+/* A call of the program is about to change the file open as fd (-1: named
+ * by path): may it be a managed file? Said by one fstat, which the calls
+ * above reuse for fd until ps_coherence_written. A write to a pipe, socket
+ * or unmanaged file says no, so it is not mistaken for a write that may
+ * explain a change the watcher sees (external.h). */
+int ps_coherence_writing(int fd);
+void ps_coherence_written(void);
 
 /* The other direction: before the program reads [off, off+len) of the file
  * open as fd (off may be PS_AT_POSITION, len PS_TO_EOF), or writes any of

@@ -99,8 +99,11 @@ static int check(struct ps_file *f, int watched)
 	pthread_rwlock_wrlock(&f->lock);
 	if (fstat(f->fd, &st) != 0)
 		goto out;
-	int changed = !same_time(st.st_mtim, f->seen_mtime) || !same_time(st.st_ctim, f->seen_ctime) ||
-		      st.st_size != f->seen_size;
+	/* A change of ctime alone is also this process's fchmod, rename or
+	 * link (not bracketed): the pages go, but it is not counted as
+	 * another's. A write that set its mtime back is dropped the same way. */
+	int written = !same_time(st.st_mtim, f->seen_mtime) || st.st_size != f->seen_size;
+	int changed = written || !same_time(st.st_ctim, f->seen_ctime);
 	int uncertain = __atomic_load_n(&own_in_flight, __ATOMIC_SEQ_CST) ||
 			__atomic_load_n(&own_begun, __ATOMIC_SEQ_CST) != begun;
 	if (watched && changed && uncertain) {
@@ -112,13 +115,15 @@ static int check(struct ps_file *f, int watched)
 		file_forget_sums(f, 0, UINT64_MAX);
 		for (struct ps_region *r = f->regions; r; r = r->file_next)
 			ps_mapping_drop_clean(r);
-		/* Racy: another's times, still recent (not this process's own
-		 * write noted since, which says nothing of the other's). */
-		int others = changed ? !uncertain : !f->seen_own;
+		/* Racy: times still recent that may be another's: any change
+		 * (one seen while this process was writing may be another's
+		 * too), or the last one seen, unless this process's own write
+		 * was noted since (then the times are its own). */
+		int others = changed || !f->seen_own;
 		remember(f, &st, 0);
 		f->seen_racy = others && racy(&st);
 	}
-	if (changed && !uncertain) {
+	if (written && !uncertain) {
 		PS_COUNT(external_modifications, 1);
 		if (!f->told_external) {
 			f->told_external = 1;

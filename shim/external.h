@@ -25,8 +25,11 @@
  * Between those points, an inotify watch on every managed file (IN_MODIFY,
  * sent once a write is done) wakes a watcher thread, which checks the file
  * the same way at once. This process's own writes change the times too:
- * they are bracketed (ps_external_own_begin/end), and a change seen while
- * one is under way, or that began meanwhile, is looked at again 10 ms later.
+ * those to files that may be managed are bracketed (ps_external_own_begin/
+ * end), and a change seen while one is under way, or that began meanwhile,
+ * is looked at again 10 ms later. A change of ctime alone (the process's
+ * fchmod, rename or link, which are not bracketed) drops the pages but is
+ * not counted as another's.
  * Writes through another process's mapping send no event: those are seen
  * at the synchronisation points only.
  *

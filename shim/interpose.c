@@ -207,30 +207,36 @@ static uint64_t iov_bytes(const struct iovec *v, int c)
 		r_;                                             \
 	})
 
-/* Is this write to be told from another process's (external.h)? Any write
- * while files are managed: finding out whether fd is one costs an fstat. */
-static int own_begin(void)
+/* Is this change to the file open as fd (-1: named by path) to be told
+ * from another process's (external.h)? Only if it may be a managed file. */
+static int own_begin(int fd)
 {
-	if (bypass() || !file_count())
+	if (bypass() || !ps_coherence_writing(fd))
 		return 0;
 	ps_external_own_begin();
 	return 1;
 }
 
+static void own_end(int own)
+{
+	ps_coherence_written();
+	if (own)
+		ps_external_own_end();
+}
+
 /* A call that changes a file, told apart from another process's change
  * until `follow` has noted it. */
-#define CHANGING(call, follow)                                          \
+#define CHANGING(fd, call, follow)                                      \
 	({                                                              \
-		int own_ = own_begin();                                 \
+		int own_ = own_begin(fd);                               \
 		__typeof__(call) w_ = AFTER(call, follow);              \
-		if (own_)                                               \
-			ps_external_own_end();                          \
+		own_end(own_);                                          \
 		w_;                                                     \
 	})
 
 /* A write of any part of fd's file: written mapped pages go first, as a
  * whole (where an append lands is known only after it). */
-#define WRITING(fd, call, follow) ({ flush(fd, 0, PS_TO_EOF); CHANGING(call, follow); })
+#define WRITING(fd, call, follow) ({ flush(fd, 0, PS_TO_EOF); CHANGING(fd, call, follow); })
 
 EXPORT ssize_t read(int fd, void *b, size_t n)
 {
@@ -426,13 +432,13 @@ EXPORT ssize_t pwritev64v2(int, const struct iovec *, int, off_t, int) __attribu
 
 EXPORT int ftruncate(int fd, off_t len)
 {
-	return CHANGING(real.ftruncate(fd, len), ps_coherence_fd(fd, (uint64_t)len, PS_TO_EOF, (uint64_t)len));
+	return CHANGING(fd, real.ftruncate(fd, len), ps_coherence_fd(fd, (uint64_t)len, PS_TO_EOF, (uint64_t)len));
 }
 EXPORT int ftruncate64(int, off_t) __attribute__((alias("ftruncate")));
 
 EXPORT int truncate(const char *path, off_t len)
 {
-	return CHANGING(real.truncate(path, len), ps_coherence_path(path, (uint64_t)len));
+	return CHANGING(-1, real.truncate(path, len), ps_coherence_path(path, (uint64_t)len));
 }
 EXPORT int truncate64(const char *, off_t) __attribute__((alias("truncate")));
 
@@ -446,8 +452,9 @@ static void after_fallocate(int fd, int mode, off_t off, off_t len)
 		errno = saved;
 	} else if (mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE)) {
 		ps_coherence_fd(fd, (uint64_t)off, (uint64_t)len, PS_TO_EOF);
+	} else {
+		ps_coherence_meta(fd);  /* no byte a mapping shows, only times and size */
 	}
-	/* plain allocation changes no byte a mapping can see */
 }
 
 EXPORT int fallocate(int fd, int mode, off_t off, off_t len)
@@ -455,6 +462,13 @@ EXPORT int fallocate(int fd, int mode, off_t off, off_t len)
 	return WRITING(fd, real.fallocate(fd, mode, off, len), after_fallocate(fd, mode, off, len));
 }
 EXPORT int fallocate64(int, int, off_t, off_t) __attribute__((alias("fallocate")));
+
+/* glibc's posix_fallocate calls the kernel itself; it returns the error. */
+EXPORT int posix_fallocate(int fd, off_t off, off_t len)
+{
+	return WRITING(fd, real.posix_fallocate(fd, off, len), if (r_ == 0) ps_coherence_meta(fd));
+}
+EXPORT int posix_fallocate64(int, off_t, off_t) __attribute__((alias("posix_fallocate")));
 
 EXPORT ssize_t copy_file_range(int in, off_t *in_off, int out, off_t *out_off, size_t len,
 			       unsigned flags)

@@ -37,6 +37,9 @@ static ssize_t raw_pwritev2(int fd, const struct iovec *v, int c, off_t o, int f
 static int raw_ftruncate(int fd, off_t l) { return (int)syscall(SYS_ftruncate, fd, l); }
 static int raw_truncate(const char *p, off_t l) { return (int)syscall(SYS_truncate, p, l); }
 static int raw_fallocate(int fd, int m, off_t o, off_t l) { return (int)syscall(SYS_fallocate, fd, m, o, l); }
+/* posix_fallocate returns the error (libc's also emulates it where the
+ * file system cannot allocate). */
+static int raw_posix_fallocate(int fd, off_t o, off_t l) { return raw_fallocate(fd, 0, o, l) ? errno : 0; }
 static ssize_t raw_copy_file_range(int i, off_t *io, int o, off_t *oo, size_t l, unsigned f)
 {
 	return syscall(SYS_copy_file_range, i, io, o, oo, l, f);
@@ -122,7 +125,8 @@ struct ps_real real = {
 	.msync = raw_msync, .madvise = raw_madvise, .write = raw_write, .writev = raw_writev,
 	.pwrite = raw_pwrite, .pwritev = raw_pwritev, .pwritev2 = raw_pwritev2,
 	.ftruncate = raw_ftruncate, .truncate = raw_truncate, .fallocate = raw_fallocate,
-	.copy_file_range = raw_copy_file_range, .pread = raw_pread, .read = raw_read,
+	.posix_fallocate = raw_posix_fallocate, .copy_file_range = raw_copy_file_range, .pread = raw_pread,
+	.read = raw_read,
 	.readv = raw_readv, .preadv = raw_preadv, .preadv2 = raw_preadv2, .sendfile = raw_sendfile, .splice = raw_splice,
 	.exit_ = raw_exit, .fcntl = raw_fcntl, .flock = raw_flock, .lockf = raw_lockf, .sigaction = raw_sigaction,
 	.execve = raw_execve, .execv = raw_execv, .execvp = raw_execv, .execvpe = raw_execve,
@@ -168,6 +172,7 @@ void ps_real_resolve(void)
 	HOOK(ftruncate, "ftruncate64");
 	HOOK(truncate, "truncate64");
 	HOOK(fallocate, "fallocate64");
+	HOOK(posix_fallocate, "posix_fallocate64");
 	HOOK(copy_file_range, "copy_file_range");
 	HOOK(pread, "pread64");
 	HOOK(read, "read");

@@ -34,6 +34,7 @@ struct ps_real {
 	int (*ftruncate)(int fd, off_t len);
 	int (*truncate)(const char *path, off_t len);
 	int (*fallocate)(int fd, int mode, off_t off, off_t len);
+	int (*posix_fallocate)(int fd, off_t off, off_t len);
 	ssize_t (*copy_file_range)(int in, off_t *in_off, int out, off_t *out_off,
 				   size_t len, unsigned flags);
 	ssize_t (*read)(int fd, void *buf, size_t n);
