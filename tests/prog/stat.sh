@@ -84,8 +84,10 @@ note "$(python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); print("json
 "$PS" stat --interval 0.2 "$READER" >"$DIR/stat.txt" || fail "pageshim stat exited $?"
 grep -Eq "^ *process +$READER$" "$DIR/stat.txt" || fail "the table does not name process $READER: $(head -n 3 "$DIR/stat.txt")"
 # top_pty.py PID PAGESHIM KEY [PATH]: pageshim top in a pseudo-terminal until
-# PID shows (then, with PATH, Enter until the process's files show PATH),
-# then KEY; its exit status must be 0.
+# PID shows (then, with PATH, Enter on PID's row until the process's files
+# show PATH: other shimmed processes on the machine may come first, so a
+# wrong row is left with Backspace and the next one tried), then KEY; its
+# exit status must be 0.
 cat >"$DIR/top_pty.py" <<'EOF'
 import os, pty, select, sys, time
 want, ps, key = sys.argv[1].encode(), sys.argv[2], sys.argv[3].encode()
@@ -102,13 +104,20 @@ while time.time() < deadline and not seen:
             break
     seen = b"pageshim top" in buf and want in buf
 if seen and len(sys.argv) > 4:
-    path, buf, seen = sys.argv[4].encode(), b"", False
-    os.write(fd, b"\r")
-    deadline = time.time() + 10
-    while time.time() < deadline and not seen:
-        if select.select([fd], [], [], 0.2)[0]:
-            buf += os.read(fd, 65536)
-        seen = b"files of process" in buf and path in buf
+    path, mine, seen = sys.argv[4].encode(), b"files of process " + want + b" ", False
+    for row in range(16):
+        buf, deadline = b"", time.time() + 10
+        os.write(fd, b"\r")
+        while time.time() < deadline and not seen and (mine in buf or b"files of process" not in buf):
+            if select.select([fd], [], [], 0.2)[0]:
+                buf += os.read(fd, 65536)
+            seen = mine in buf and path in buf
+        if seen or b"files of process" not in buf:
+            break
+        os.write(fd, b"\x7f")        # another process's files: back, and the next row
+        time.sleep(0.5)
+        os.write(fd, b"\x1b[B")
+        time.sleep(0.3)
     want = path
 os.write(fd, key)
 end = time.time() + 5
