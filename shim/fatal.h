@@ -22,6 +22,11 @@
 
 /* Take the fatal signals the program leaves at SIG_DFL (idempotent). */
 void ps_fatal_arm(void);
+/* Keep sig whatever the program sets (PAGESHIM_SIGBUS_REPORT=all, for
+ * SIGBUS): pageshim's handler stays in, reports (sigbus.h), then runs what
+ * the program set as the kernel would, its mask, SA_NODEFER and
+ * SA_RESETHAND included; sigaction shows the program what it set. */
+void ps_fatal_keep(int sig);
 /* sigaction and signal as the program sees them. */
 int ps_sigaction(int sig, const struct sigaction *act, struct sigaction *old);
 

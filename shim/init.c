@@ -12,6 +12,7 @@
 #include "cache.h"
 #include "coherence.h"
 #include "external.h"
+#include "fatal.h"
 #include "file.h"
 #include "fill.h"
 #include "guard.h"
@@ -167,6 +168,8 @@ static void init_once(void)
 	}
 	regions_lock_init();
 	pthread_atfork(fork_prepare, fork_parent, fork_child);
+	if (ps_opt.sigbus_report == PS_REPORT_ALL)
+		ps_fatal_keep(SIGBUS);
 	state = ps_opt.disable ? ST_DISABLED : ST_ENABLED;
 }
 

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum kind { K_SIZE, K_UINT, K_BOOL, K_LOG, K_CORRUPT, K_WRITEBACK, K_GLOBS, K_PATH, K_INJECT };
+enum kind { K_SIZE, K_UINT, K_BOOL, K_CHOICE, K_GLOBS, K_PATH, K_INJECT };
 
 struct option_def {
 	const char *name;
@@ -16,7 +16,13 @@ struct option_def {
 	const char *help;
 	size_t off;             /* field in struct ps_options */
 	uint64_t min, max;      /* K_UINT bounds */
+	const char *const *choices;     /* K_CHOICE: the names of an enum's values, in order */
 };
+
+static const char *const log_names[] = { "quiet", "warn", "debug", NULL };
+static const char *const corrupt_names[] = { "warn", "sigbus", NULL };
+static const char *const writeback_names[] = { "kernel", "msync", NULL };
+static const char *const report_names[] = { "managed", "all", NULL };
 
 #define F(field) offsetof(struct ps_options, field)
 #define PS_STR_(x) #x
@@ -40,18 +46,21 @@ static const struct option_def defs[] = {
 	  "write stats as JSON here at exit", F(stats_file), 0, 0 },
 	{ "PAGESHIM_DISABLE", K_BOOL, "0", "1/0, yes/no, on/off, true/false",
 	  "manage nothing (every mapping goes to the kernel)", F(disable), 0, 0 },
-	{ "PAGESHIM_LOG", K_LOG, "warn", "quiet, warn or debug",
-	  "what pageshim writes to stderr", F(log), 0, 0 },
+	{ "PAGESHIM_LOG", K_CHOICE, "warn", "quiet, warn or debug",
+	  "what pageshim writes to stderr", F(log), 0, 0, log_names },
 	{ "PAGESHIM_LOG_FILE", K_PATH, "", "a path; %p becomes the process id",
 	  "pageshim's messages (SIGBUS reports among them) also go to this file, appended",
 	  F(log_file), 0, 0 },
-	{ "PAGESHIM_ON_CORRUPT", K_CORRUPT, "warn", "warn or sigbus",
+	{ "PAGESHIM_ON_CORRUPT", K_CHOICE, "warn", "warn or sigbus",
 	  "a page re-read with a different checksum: warn and use the new bytes, or raise SIGBUS",
-	  F(on_corrupt), 0, 0 },
-	{ "PAGESHIM_WRITEBACK", K_WRITEBACK, "kernel", "kernel or msync",
+	  F(on_corrupt), 0, 0, corrupt_names },
+	{ "PAGESHIM_SIGBUS_REPORT", K_CHOICE, "managed", "managed or all",
+	  "which SIGBUS get a report first: those pageshim raises, or also those of mappings it "
+	  "left to the kernel (a file truncated under a kernel mapping)", F(sigbus_report), 0, 0, report_names },
+	{ "PAGESHIM_WRITEBACK", K_CHOICE, "kernel", "kernel or msync",
 	  "when written pages of shared mappings reach the file: kernel = as the kernel (also when "
 	  "evicted, and within 30 s); msync = only at msync, munmap and exit, pages over the budget "
-	  "going to a scratch file meanwhile", F(writeback), 0, 0 },
+	  "going to a scratch file meanwhile", F(writeback), 0, 0, writeback_names },
 	{ "PAGESHIM_SPILL_DIR", K_PATH, "/var/tmp", "a directory",
 	  "where PAGESHIM_WRITEBACK=msync keeps written pages over the budget (an unnamed file)",
 	  F(spill_dir), 0, 0 },
@@ -241,22 +250,13 @@ static int parse_one(const struct option_def *d, const char *v, struct ps_option
 	}
 	case K_BOOL:
 		return parse_bool(v, (int *)field);
-	case K_LOG:
-		if (!strcmp(v, "quiet")) *(enum ps_log_level *)field = PS_LOG_QUIET;
-		else if (!strcmp(v, "warn")) *(enum ps_log_level *)field = PS_LOG_WARN;
-		else if (!strcmp(v, "debug")) *(enum ps_log_level *)field = PS_LOG_DEBUG;
-		else return -EINVAL;
-		return 0;
-	case K_CORRUPT:
-		if (!strcmp(v, "warn")) *(enum ps_on_corrupt *)field = PS_CORRUPT_WARN;
-		else if (!strcmp(v, "sigbus")) *(enum ps_on_corrupt *)field = PS_CORRUPT_SIGBUS;
-		else return -EINVAL;
-		return 0;
-	case K_WRITEBACK:
-		if (!strcmp(v, "kernel")) *(enum ps_writeback_mode *)field = PS_WB_KERNEL;
-		else if (!strcmp(v, "msync")) *(enum ps_writeback_mode *)field = PS_WB_MSYNC;
-		else return -EINVAL;
-		return 0;
+	case K_CHOICE:
+		for (int i = 0; d->choices[i]; i++)
+			if (!strcmp(v, d->choices[i])) {
+				*(int *)field = i;      /* the enum's value */
+				return 0;
+			}
+		return -EINVAL;
 	case K_GLOBS:
 		if (strlen(v) >= PS_GLOBS_MAX)
 			return -EINVAL;

@@ -13,6 +13,7 @@
 enum ps_log_level { PS_LOG_QUIET, PS_LOG_WARN, PS_LOG_DEBUG };
 enum ps_on_corrupt { PS_CORRUPT_WARN, PS_CORRUPT_SIGBUS };
 enum ps_writeback_mode { PS_WB_KERNEL, PS_WB_MSYNC };
+enum ps_sigbus_report { PS_REPORT_MANAGED, PS_REPORT_ALL };
 
 #define PS_GLOBS_MAX 1024   /* bytes of PAGESHIM_INCLUDE / PAGESHIM_EXCLUDE */
 #define PS_PATH_MAX 4096
@@ -40,6 +41,7 @@ struct ps_options {
 	enum ps_log_level log;
 	enum ps_on_corrupt on_corrupt;
 	enum ps_writeback_mode writeback;
+	enum ps_sigbus_report sigbus_report;
 	char spill_dir[PS_PATH_MAX];   /* where PS_WB_MSYNC spills written pages */
 	char include[PS_GLOBS_MAX]; /* ':'-separated fnmatch globs, "" = all */
 	char exclude[PS_GLOBS_MAX];

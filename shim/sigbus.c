@@ -4,12 +4,14 @@
 #define UNW_LOCAL_ONLY
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <libunwind.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -93,6 +95,18 @@ static void append_stack(char *out, size_t len, ucontext_t *uc)
 	}
 }
 
+/* The address of the SIGBUS on_internal queued to this thread, until it
+ * is delivered (ps_sigbus_queued_here). */
+static __thread uintptr_t queued __attribute__((tls_model("initial-exec")));
+
+int ps_sigbus_queued_here(const siginfo_t *si)
+{
+	if (si->si_code != BUS_ADRERR || !queued || queued != (uintptr_t)si->si_addr)
+		return 0;
+	queued = 0;
+	return 1;
+}
+
 static long self_sigqueue(int sig, siginfo_t *si)
 {
 	return syscall(SYS_rt_tgsigqueueinfo, getpid(), (pid_t)syscall(SYS_gettid), sig, si);
@@ -131,7 +145,118 @@ static void on_internal(int sig, siginfo_t *si, void *ucv)
 	b.si_signo = SIGBUS;
 	b.si_code = BUS_ADRERR;
 	b.si_addr = (void *)addr;
+	queued = addr;
 	self_sigqueue(SIGBUS, &b);
+}
+
+/* ---- reports of SIGBUS from mappings left to the kernel ---- */
+
+/* One line of /proc/self/maps: "start-end perms offset dev inode path". */
+struct maps_line {
+	uintptr_t start, end;
+	unsigned long long off;
+	char perms[5];
+	const char *path;       /* into the caller's buffer; "" for none */
+};
+
+static const char *hex(const char *p, unsigned long long *v)
+{
+	*v = 0;
+	for (;; p++) {
+		unsigned d = *p >= '0' && *p <= '9' ? (unsigned)(*p - '0')
+			     : *p >= 'a' && *p <= 'f' ? (unsigned)(*p - 'a' + 10) : 16;
+		if (d == 16)
+			return p;
+		*v = *v << 4 | d;
+	}
+}
+
+/* Parse line (NUL-terminated, no newline). 0 or -1. */
+static int parse_maps_line(char *line, struct maps_line *m)
+{
+	unsigned long long a, b;
+	const char *p = hex(line, &a);
+	if (*p != '-')
+		return -1;
+	p = hex(p + 1, &b);
+	if (*p != ' ' || strlen(p) < 6)
+		return -1;
+	memcpy(m->perms, p + 1, 4);
+	m->perms[4] = 0;
+	p = hex(p + 6, &m->off);
+	for (int field = 0; field < 2; field++) {       /* dev, inode */
+		while (*p == ' ')
+			p++;
+		while (*p && *p != ' ')
+			p++;
+	}
+	while (*p == ' ')
+		p++;
+	m->start = (uintptr_t)a;
+	m->end = (uintptr_t)b;
+	m->path = p;
+	return 0;
+}
+
+/* Find the mapping holding addr in /proc/self/maps, with open and read
+ * alone (a signal handler may be interrupting malloc). Its path is copied
+ * into buf. 0 or -1. */
+static int find_mapping(uintptr_t addr, struct maps_line *m, char *buf, size_t len)
+{
+	int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	size_t have = 0;
+	int found = -1;
+	ssize_t n;
+	while (found && (n = read(fd, buf + have, len - 1 - have)) > 0) {
+		have += (size_t)n;
+		buf[have] = 0;
+		char *line = buf, *nl;
+		while (found && (nl = strchr(line, '\n'))) {
+			*nl = 0;
+			if (!parse_maps_line(line, m) && m->start <= addr && addr < m->end) {
+				memmove(buf, m->path, strlen(m->path) + 1);
+				m->path = buf;
+				found = 0;
+			}
+			line = nl + 1;
+		}
+		if (found) {    /* keep the partial line; one longer than buf is lost */
+			have = line == buf ? 0 : have - (size_t)(line - buf);
+			memmove(buf, line, have);
+		}
+	}
+	close(fd);
+	return found;
+}
+
+void ps_sigbus_report_foreign(const siginfo_t *si, void *ucv)
+{
+	char path[4096];
+	struct maps_line m;
+	uintptr_t addr = (uintptr_t)si->si_addr;
+	/* A fault the kernel raised, in a mapping of a file: pageshim's own
+	 * ranges are anonymous there and were reported when raised. */
+	if (si->si_code <= 0 || find_mapping(addr, &m, path, sizeof path) || m.path[0] != '/')
+		return;
+	unsigned long long off = m.off + (addr - m.start);
+	struct stat st;
+	char why[96];
+	if (si->si_code == BUS_MCEERR_AR || si->si_code == BUS_MCEERR_AO)
+		snprintf(why, sizeof why, "memory failure");
+	else if (stat(m.path, &st) == 0 && (unsigned long long)st.st_size <= off)
+		snprintf(why, sizeof why, "access beyond the end of the file (%lld bytes)", (long long)st.st_size);
+	else
+		snprintf(why, sizeof why, "the kernel could not read the page (an I/O error?)");
+	char report[REPORT_MAX + 1536];
+	snprintf(report, REPORT_MAX,
+		 "SIGBUS: %s: %s at file offset %llu; address %p in mapping %p-%p %.3s %s at file offset %llu "
+		 "(left to the kernel's mmap); thread %ld", why, m.path, off, (void *)addr, (void *)m.start,
+		 (void *)m.end, m.perms, m.perms[3] == 's' ? "MAP_SHARED" : "MAP_PRIVATE", m.off,
+		 (long)syscall(SYS_gettid));
+	append_stack(report, sizeof report, ucv);
+	ps_warn("%s", report);
 }
 
 int ps_sigbus_init(void)

@@ -21,6 +21,7 @@
 #ifndef PAGESHIM_SIGBUS_H
 #define PAGESHIM_SIGBUS_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -35,5 +36,14 @@ int ps_sigbus_init(void);
  * for the page (its word is PG_POISON), 0 when the caller still owns it. */
 int ps_sigbus_raise(struct ps_region *r, size_t page, uintptr_t addr, uint32_t tid,
 		     const char *why, int err);
+
+/* Is si the SIGBUS pageshim queued to this thread (reported already, and
+ * its page would only fault again)? Called once per SIGBUS delivered. */
+int ps_sigbus_queued_here(const siginfo_t *si);
+
+/* PAGESHIM_SIGBUS_REPORT=all: called in the thread that got SIGBUS (si,
+ * its ucontext), before the program's handler or death: a fault in a file
+ * mapping the kernel serves gets the same one-line report, its stack too. */
+void ps_sigbus_report_foreign(const siginfo_t *si, void *uc);
 
 #endif

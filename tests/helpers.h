@@ -195,6 +195,17 @@ HELPER uint64_t file_size(int fd)
 	return (uint64_t)st.st_size;
 }
 
+/* The whole file at p as a string (malloc'd). */
+HELPER char *read_text(const char *p)
+{
+	int fd = xopen(p, O_RDONLY);
+	uint64_t n = file_size(fd);
+	char *text = calloc(1, n + 1);
+	check(text && read(fd, text, n) == (ssize_t)n, "reading %s", p);
+	ok(close(fd));
+	return text;
+}
+
 /* All of [off, off+len) of fd by raw pread64 syscalls: nothing of the
  * library's (no interposed pread) in the way. */
 HELPER void raw_pread(int fd, void *buf, size_t len, uint64_t off, const char *what)

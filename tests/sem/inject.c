@@ -50,16 +50,6 @@ static double now_ms(void)
 	return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
 }
 
-static char *read_text(const char *p)
-{
-	int fd = xopen(p, O_RDONLY);
-	uint64_t n = file_size(fd);
-	char *text = calloc(1, n + 1);
-	check(text && read(fd, text, n) == (ssize_t)n, "reading %s", p);
-	ok(close(fd));
-	return text;
-}
-
 static int run_case(const char *name)
 {
 	struct pageshim_stats a, b;
