@@ -15,6 +15,7 @@
 #include "real.h"
 #include "region.h"
 #include "sigbus.h"
+#include "stall.h"
 #include "stats.h"
 #include "uffd.h"
 #include "writeback.h"
@@ -106,7 +107,7 @@ static ssize_t fill_run(struct ps_fill_ctx *ctx, struct ps_region *r, size_t pag
 	uint64_t off = (r->pgoff + page) << PS_PAGE_SHIFT;
 	char *buf = ctx->staging;
 	size_t install = 0, kept = 0, counted = 0;
-	int err = 0;
+	int err = 0, asked = 0;         /* asked: for a stall site (stall.h) */
 	const char *why = NULL;
 
 	ps_cache_reserve((unsigned)n);
@@ -137,6 +138,10 @@ static ssize_t fill_run(struct ps_fill_ctx *ctx, struct ps_region *r, size_t pag
 		}
 		if (got % PS_PAGE)      /* the last page reads zeros past end of file */
 			memset(buf + got, 0, PS_PAGE - (size_t)got % PS_PAGE);
+		if (tid && !asked) {    /* before the copy wakes the thread */
+			asked = 1;
+			ps_stall_seen(tid, f->path, off, ps_now_ns() - ctx->fault_ns);
+		}
 		pthread_rwlock_rdlock(&f->lock);
 		if (__atomic_load_n(&f->seq, __ATOMIC_ACQUIRE) != seq) {
 			/* The program wrote to the file while we read: read again. */
@@ -360,7 +365,7 @@ static void serve_wp(struct ps_region *r, size_t page)
 
 void ps_fault_serve(struct ps_fill_ctx *ctx, const struct uffd_msg *msg)
 {
-	uint64_t t0 = ps_now_ns();
+	uint64_t t0 = ctx->fault_ns = ps_now_ns();
 	uintptr_t addr = (uintptr_t)msg->arg.pagefault.address;
 	uint64_t flags = msg->arg.pagefault.flags;
 	int shared_write = 0;   /* may have made a page dirty (or read a spilled one back) */

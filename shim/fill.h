@@ -23,6 +23,7 @@
 struct ps_fill_ctx {
 	void *staging;          /* page-aligned, `pages` pages (O_DIRECT reads land here) */
 	unsigned pages;
+	uint64_t fault_ns;      /* when the fault being served was read (ps_now_ns) */
 };
 
 struct ps_region;

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum kind { K_SIZE, K_UINT, K_BOOL, K_CHOICE, K_GLOBS, K_PATH, K_INJECT };
+enum kind { K_SIZE, K_UINT, K_ONE_IN, K_BOOL, K_CHOICE, K_GLOBS, K_PATH, K_INJECT };
 
 struct option_def {
 	const char *name;
@@ -15,7 +15,7 @@ struct option_def {
 	const char *form;       /* accepted form, for messages */
 	const char *help;
 	size_t off;             /* field in struct ps_options */
-	uint64_t min, max;      /* K_UINT bounds */
+	uint64_t min, max;      /* K_UINT, K_ONE_IN bounds */
 	const char *const *choices;     /* K_CHOICE: the names of an enum's values, in order */
 };
 
@@ -38,6 +38,11 @@ static const struct option_def defs[] = {
 	  "fault-service threads, and as many read-ahead threads (each has one read in flight)", F(handlers), 1, 64 },
 	{ "PAGESHIM_READAHEAD", K_UINT, "64", "an integer from 1 to 4096 (pages)",
 	  "largest read-around window, in 4 KiB pages", F(readahead), 1, 4096 },
+	{ "PAGESHIM_SLOW_US", K_UINT, "5000", "an integer from 0 to 60000000 (microseconds)",
+	  "a fault served slower than this has its thread's stack taken, as a stall site (0: none)",
+	  F(slow_us), 0, 60000000 },
+	{ "PAGESHIM_STACK_SAMPLE", K_ONE_IN, "1/1000", "1/N with N from 1 to 1000000000, or 0",
+	  "also take the stack of one fault in N, slow or not (0: none)", F(stack_sample), 1, 1000000000 },
 	{ "PAGESHIM_INCLUDE", K_GLOBS, "", "':'-separated path globs",
 	  "manage only files whose path matches one glob (empty: all)", F(include), 0, 0 },
 	{ "PAGESHIM_EXCLUDE", K_GLOBS, "", "':'-separated path globs",
@@ -232,6 +237,18 @@ static int parse_inject(const char *v, struct ps_options *o, unsigned *bad)
 	return 0;
 }
 
+/* A decimal integer within d's bounds. */
+static int parse_uint(const char *v, const struct option_def *d, unsigned *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long long n = strtoull(v, &end, 10);
+	if (errno || end == v || *end || *v == '-' || n < d->min || n > d->max)
+		return -EINVAL;
+	*out = (unsigned)n;
+	return 0;
+}
+
 static int parse_one(const struct option_def *d, const char *v, struct ps_options *o, uint64_t ram)
 {
 	char *field = (char *)o + d->off;
@@ -239,15 +256,14 @@ static int parse_one(const struct option_def *d, const char *v, struct ps_option
 	case K_SIZE:
 		return ps_parse_size(v, d->off == offsetof(struct ps_options, cache_size) ? ram : 0,
 				     (uint64_t *)field);
-	case K_UINT: {
-		char *end;
-		errno = 0;
-		unsigned long long n = strtoull(v, &end, 10);
-		if (errno || end == v || *end || *v == '-' || n < d->min || n > d->max)
-			return -EINVAL;
-		*(unsigned *)field = (unsigned)n;
-		return 0;
-	}
+	case K_UINT:
+		return parse_uint(v, d, (unsigned *)field);
+	case K_ONE_IN:          /* "0", or "1/N" */
+		if (!strcmp(v, "0")) {
+			*(unsigned *)field = 0;
+			return 0;
+		}
+		return strncmp(v, "1/", 2) ? -EINVAL : parse_uint(v + 2, d, (unsigned *)field);
 	case K_BOOL:
 		return parse_bool(v, (int *)field);
 	case K_CHOICE:

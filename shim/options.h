@@ -36,6 +36,8 @@ struct ps_options {
 	uint64_t min_size;          /* mappings shorter than this pass through */
 	unsigned handlers;          /* fault-service threads */
 	unsigned readahead;         /* largest read-around window, pages */
+	unsigned slow_us;           /* a slower fault is a stall site (0: none) */
+	unsigned stack_sample;      /* take one fault's stack in this many (0: none) */
 	int disable;
 	int test_no_uffd;           /* behave as if userfaultfd were refused */
 	enum ps_log_level log;

@@ -20,6 +20,7 @@
 #include "log.h"
 #include "real.h"
 #include "region.h"
+#include "stall.h"
 #include "stats.h"
 #include "uffd.h"
 
@@ -119,8 +120,11 @@ static long self_sigqueue(int sig, siginfo_t *si)
 static void on_internal(int sig, siginfo_t *si, void *ucv)
 {
 	char report[REPORT_MAX + 1536];
-	uintptr_t addr = si->si_code == SI_QUEUE && si->si_pid == getpid()
-				 ? pending_take((uint32_t)syscall(SYS_gettid), report) : 0;
+	int ours = si->si_code == SI_QUEUE && si->si_pid == getpid();
+	uint32_t tid = (uint32_t)syscall(SYS_gettid);
+	uintptr_t addr = ours ? pending_take(tid, report) : 0;
+	if (!addr && ours && ps_stall_capture(tid, ucv))
+		return;         /* a slow or sampled fault: its stack is kept */
 	if (!addr) {
 		if (previous.sa_flags & SA_SIGINFO && previous.sa_sigaction)
 			previous.sa_sigaction(sig, si, ucv);
@@ -300,6 +304,22 @@ static int internal_signal_unusable(uint32_t tid)
 	return (mask >> (PS_SIGNAL - 1)) & 1;
 }
 
+int ps_internal_signal_usable(uint32_t tid)
+{
+	return in_user_fault(tid) && !internal_signal_unusable(tid);
+}
+
+int ps_internal_signal(uint32_t tid)
+{
+	siginfo_t si;
+	memset(&si, 0, sizeof si);
+	si.si_signo = PS_SIGNAL;
+	si.si_code = SI_QUEUE;
+	si.si_pid = getpid();
+	si.si_uid = getuid();
+	return syscall(SYS_rt_tgsigqueueinfo, getpid(), tid, PS_SIGNAL, &si) ? -errno : 0;
+}
+
 int ps_sigbus_raise(struct ps_region *r, size_t page, uintptr_t addr, uint32_t tid,
 		    const char *why, int err)
 {
@@ -318,15 +338,9 @@ int ps_sigbus_raise(struct ps_region *r, size_t page, uintptr_t addr, uint32_t t
 		 r->prot & PROT_EXEC ? 'x' : '-', r->private_ ? "MAP_PRIVATE" : "MAP_SHARED",
 		 (unsigned long long)(r->pgoff << PS_PAGE_SHIFT), tid);
 	uintptr_t page_addr = region_addr(r, page);
-	if (in_user_fault(tid) && !internal_signal_unusable(tid)) {
-		siginfo_t si;
-		memset(&si, 0, sizeof si);
-		si.si_signo = PS_SIGNAL;
-		si.si_code = SI_QUEUE;
-		si.si_pid = getpid();
-		si.si_uid = getuid();
+	if (ps_internal_signal_usable(tid)) {
 		int slot = pending_put(tid, addr, report);
-		if (slot >= 0 && syscall(SYS_rt_tgsigqueueinfo, getpid(), tid, PS_SIGNAL, &si) == 0)
+		if (slot >= 0 && ps_internal_signal(tid) == 0)
 			return 0;       /* the thread says it, with its stack */
 		if (slot >= 0)
 			__atomic_store_n(&pending[slot].tid, 0, __ATOMIC_RELEASE);

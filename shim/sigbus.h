@@ -37,6 +37,12 @@ int ps_sigbus_init(void);
 int ps_sigbus_raise(struct ps_region *r, size_t page, uintptr_t addr, uint32_t tid,
 		     const char *why, int err);
 
+/* The internal signal, for other uses (stall.h): can it reach thread tid,
+ * stopped in a fault in user mode (it reads /proc/self/task/TID)? Then
+ * queue it (0 or -errno); its handler asks ps_stall_capture. */
+int ps_internal_signal_usable(uint32_t tid);
+int ps_internal_signal(uint32_t tid);
+
 /* Is si the SIGBUS pageshim queued to this thread (reported already, and
  * its page would only fault again)? Called once per SIGBUS delivered. */
 int ps_sigbus_queued_here(const siginfo_t *si);

@@ -1,6 +1,7 @@
 /* stats.c - see stats.h. */
 #include "stats.h"
 #include "real.h"
+#include "stall.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -91,7 +92,8 @@ static void append_latency(char *b, size_t len, size_t *o, const char *name,
 int ps_stats_write_json(const char *path)
 {
 	struct pageshim_stats st;
-	char file[4200], b[4096];
+	static char b[65536];   /* at exit: one thread here */
+	char file[4200];
 	size_t o = 0;
 	ps_stats_snapshot(&st);
 	expand_path(path, file, sizeof file);
@@ -106,6 +108,8 @@ int ps_stats_write_json(const char *path)
 #undef PS_JSON_
 	append_latency(b, sizeof b, &o, "fault_latency_us", &st.fault_latency);
 	append_latency(b, sizeof b, &o, "io_latency_us", &st.io_latency);
+	if (o < sizeof b)
+		o += ps_stall_json(b + o, sizeof b - o);
 	if (append(b, sizeof b, &o, "\n}\n"))
 		return -ENOSPC;
 	int fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);

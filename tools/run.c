@@ -35,6 +35,8 @@ static const struct run_flag flags[] = {
 	{ "log-file", "FILE", "PAGESHIM_LOG_FILE", 0 },
 	{ "on-corrupt", "warn|sigbus", "PAGESHIM_ON_CORRUPT", 0 },
 	{ "sigbus-report", "managed|all", "PAGESHIM_SIGBUS_REPORT", 0 },
+	{ "slow-us", "US", "PAGESHIM_SLOW_US", 0 },
+	{ "stack-sample", "1/N", "PAGESHIM_STACK_SAMPLE", 0 },
 	{ "inject", "RULES", "PAGESHIM_INJECT", 0 },
 };
 #define NFLAGS (sizeof flags / sizeof flags[0])
@@ -175,7 +177,8 @@ const struct cli_cmd run_cmd = {
 	.name = "run",
 	.synopsis = "pageshim run [--cache SIZE] [--stats FILE] [--include GLOB] [--exclude GLOB] "
 		    "[--min-size SIZE] [--handlers N] [--readahead PAGES] [--log LEVEL] "
-		    "[--on-corrupt warn|sigbus] [--sigbus-report managed|all] [--inject RULES] [--] CMD [ARGS]",
+		    "[--on-corrupt warn|sigbus] [--sigbus-report managed|all] [--slow-us US] [--stack-sample 1/N] "
+		    "[--inject RULES] [--] CMD [ARGS]",
 	.summary = "run CMD with its file mappings served by libpageshim.so",
 	.main = run_main,
 	.help = run_help,

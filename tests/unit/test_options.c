@@ -130,6 +130,13 @@ static void test_good_values(void)
 		{ "PAGESHIM_LOG=debug", FIELD(log), PS_LOG_DEBUG },
 		{ "PAGESHIM_ON_CORRUPT=warn", FIELD(on_corrupt), PS_CORRUPT_WARN },
 		{ "PAGESHIM_ON_CORRUPT=sigbus", FIELD(on_corrupt), PS_CORRUPT_SIGBUS },
+		{ "PAGESHIM_SIGBUS_REPORT=all", FIELD(sigbus_report), PS_REPORT_ALL },
+		{ "PAGESHIM_WRITEBACK=msync", FIELD(writeback), PS_WB_MSYNC },
+		{ "PAGESHIM_SLOW_US=0", FIELD(slow_us), 0 },
+		{ "PAGESHIM_SLOW_US=250", FIELD(slow_us), 250 },
+		{ "PAGESHIM_STACK_SAMPLE=0", FIELD(stack_sample), 0 },
+		{ "PAGESHIM_STACK_SAMPLE=1/1", FIELD(stack_sample), 1 },
+		{ "PAGESHIM_STACK_SAMPLE=1/64", FIELD(stack_sample), 64 },
 #undef FIELD
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
@@ -179,6 +186,9 @@ static void test_bad_values(void)
 		"PAGESHIM_READAHEAD=0", "PAGESHIM_READAHEAD=4097", "PAGESHIM_DISABLE=maybe",
 		"PAGESHIM_DISABLE=", "PAGESHIM_DISABLE=2", "PAGESHIM_TEST_NO_UFFD=sure",
 		"PAGESHIM_LOG=loud", "PAGESHIM_LOG=", "PAGESHIM_ON_CORRUPT=panic", long_globs, long_path,
+		"PAGESHIM_SIGBUS_REPORT=some", "PAGESHIM_SLOW_US=-1", "PAGESHIM_SLOW_US=60000001",
+		"PAGESHIM_STACK_SAMPLE=1/0", "PAGESHIM_STACK_SAMPLE=2/3", "PAGESHIM_STACK_SAMPLE=64",
+		"PAGESHIM_STACK_SAMPLE=1/", "PAGESHIM_STACK_SAMPLE=1/-2",
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
 		struct ps_options o;
@@ -257,7 +267,8 @@ static void test_help(void)
 	fclose(f);
 	static const char *names[] = { "PAGESHIM_CACHE_SIZE", "PAGESHIM_MIN_SIZE", "PAGESHIM_HANDLERS",
 		"PAGESHIM_READAHEAD", "PAGESHIM_INCLUDE", "PAGESHIM_EXCLUDE", "PAGESHIM_STATS_FILE",
-		"PAGESHIM_DISABLE", "PAGESHIM_LOG", "PAGESHIM_ON_CORRUPT", "PAGESHIM_TEST_NO_UFFD" };
+		"PAGESHIM_DISABLE", "PAGESHIM_LOG", "PAGESHIM_ON_CORRUPT", "PAGESHIM_TEST_NO_UFFD",
+		"PAGESHIM_SIGBUS_REPORT", "PAGESHIM_SLOW_US", "PAGESHIM_STACK_SAMPLE" };
 	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
 		check(strstr(text, names[i]), "ps_options_help: expected %s in the text", names[i]);
 	free(text);
