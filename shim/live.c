@@ -14,6 +14,7 @@
 #include "pageshim.h"
 #include "real.h"
 #include "region.h"
+#include "stall.h"
 #include "stats.h"
 
 static struct pageshim_live *live;
@@ -88,13 +89,16 @@ void ps_live_publish(void)
 	struct pageshim_stats st;
 	struct timespec now;
 	static struct pageshim_live_file files[PAGESHIM_LIVE_FILES];   /* the watcher's alone */
-	unsigned nfiles = top_files(files);
+	static struct pageshim_live_site sites[PAGESHIM_LIVE_SITES];
+	unsigned nfiles = top_files(files), nsites = ps_stall_live(sites, PAGESHIM_LIVE_SITES);
 	ps_stats_snapshot(&st);
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	__atomic_add_fetch(&live->seq, 1, __ATOMIC_ACQ_REL);   /* odd: being written */
 	live->stats = st;
 	live->nfiles = nfiles;
 	memcpy(live->files, files, nfiles * sizeof *files);
+	live->nsites = nsites;
+	memcpy(live->sites, sites, nsites * sizeof *sites);
 	live->updated_ns = (uint64_t)now.tv_sec * 1000000000ULL + (uint64_t)now.tv_nsec;
 	__atomic_add_fetch(&live->seq, 1, __ATOMIC_RELEASE);
 }

@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PAGESHIM_STATS_VERSION 2
+#define PAGESHIM_STATS_VERSION 3
 
 /* Monotonic counters, in the order they are emitted. X(name, help). */
 #define PAGESHIM_COUNTERS(X)                                                   \
@@ -81,6 +81,15 @@ struct pageshim_live_file {
 	struct pageshim_file_counts counts;
 };
 
+/* A stall site (README, Stats): where the program waited for faults. */
+#define PAGESHIM_LIVE_SITES 3
+#define PAGESHIM_LIVE_FRAMES 6
+struct pageshim_live_site {
+	uint64_t count, total_us, max_us, offset_min, offset_max;
+	char file[120];             /* cut to fit */
+	char stack[PAGESHIM_LIVE_FRAMES][96];   /* innermost first: "function+0xoff (object)" */
+};
+
 #define PAGESHIM_LIVE_DIR "/dev/shm"
 #define PAGESHIM_LIVE_MAGIC 0x7073686dU        /* "pshm" */
 struct pageshim_live {
@@ -92,6 +101,8 @@ struct pageshim_live {
 	struct pageshim_stats stats;
 	uint32_t nfiles, pad2;
 	struct pageshim_live_file files[PAGESHIM_LIVE_FILES];   /* most faults first */
+	uint32_t nsites, pad3;
+	struct pageshim_live_site sites[PAGESHIM_LIVE_SITES];   /* most waiting first */
 };
 
 #endif

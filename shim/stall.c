@@ -3,11 +3,13 @@
 
 #define UNW_LOCAL_ONLY
 #include <libunwind.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "init.h"
 #include "options.h"
+#include "pageshim.h"
 #include "sigbus.h"
 #include "symbols.h"
 
@@ -154,23 +156,68 @@ static void json_escaped(char *buf, size_t len, size_t *o, const char *s)
 	buf[*o] = 0;
 }
 
-size_t ps_stall_json(char *buf, size_t len)
+/* The sites with the most waiting, most first, into top[max]; how many. */
+static unsigned top_sites(const struct site **top, unsigned max)
 {
-	const struct site *top[JSON_SITES];
 	unsigned n = 0;
-	for (unsigned i = 0; i < SITES; i++) {  /* the JSON_SITES longest, in order */
+	for (unsigned i = 0; i < SITES; i++) {
 		const struct site *s = &sites[i];
 		if (__atomic_load_n(&s->key, __ATOMIC_ACQUIRE) < 2)
 			continue;
-		unsigned at = n < JSON_SITES ? n++ : JSON_SITES;
+		unsigned at = n < max ? n++ : max;
 		while (at > 0 && top[at - 1]->total_ns < s->total_ns) {
-			if (at < JSON_SITES)
+			if (at < max)
 				top[at] = top[at - 1];
 			at--;
 		}
-		if (at < JSON_SITES)
+		if (at < max)
 			top[at] = s;
 	}
+	return n;
+}
+
+/* Frame d of site s, named (symbols.h) into out[96], from a cache: the
+ * live view names the same few stacks every second. */
+static const char *frame_name(const struct site *s, unsigned d, char *out)
+{
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	static struct { uintptr_t key; char name[96]; } cache[256];
+	uintptr_t key = s->ip[d] << 1 | (d > 0);  /* a return address names its call */
+	unsigned slot = (unsigned)((key * 0x9e3779b97f4a7c15ULL) >> 56);
+	pthread_mutex_lock(&lock);
+	if (cache[slot].key != key) {
+		ps_symbol_name(s->ip[d], d > 0, cache[slot].name, sizeof cache[slot].name);
+		cache[slot].key = key;
+	}
+	memcpy(out, cache[slot].name, sizeof cache[slot].name);
+	pthread_mutex_unlock(&lock);
+	return out;
+}
+
+unsigned ps_stall_live(struct pageshim_live_site *out, unsigned max)
+{
+	const struct site *top[PAGESHIM_LIVE_SITES];
+	unsigned n = top_sites(top, max < PAGESHIM_LIVE_SITES ? max : PAGESHIM_LIVE_SITES);
+	for (unsigned i = 0; i < n; i++) {
+		const struct site *s = top[i];
+		struct pageshim_live_site *l = &out[i];
+		memset(l, 0, sizeof *l);
+		l->count = s->count;
+		l->total_us = s->total_ns / 1000;
+		l->max_us = s->max_ns / 1000;
+		l->offset_min = s->off_min;
+		l->offset_max = s->off_max;
+		snprintf(l->file, sizeof l->file, "%s", s->file);
+		for (unsigned d = 0; d < s->depth && d < PAGESHIM_LIVE_FRAMES; d++)
+			frame_name(s, d, l->stack[d]);
+	}
+	return n;
+}
+
+size_t ps_stall_json(char *buf, size_t len)
+{
+	const struct site *top[JSON_SITES];
+	unsigned n = top_sites(top, JSON_SITES);
 	size_t o = 0;
 #define OUT(...) (o += (size_t)snprintf(buf + o, o < len ? len - o : 0, __VA_ARGS__))
 	OUT(",\n  \"stall_sites_lost\": %llu,\n  \"stall_sites\": [",
@@ -185,11 +232,10 @@ size_t ps_stall_json(char *buf, size_t len)
 		OUT("\", \"offset_min\": %llu, \"offset_max\": %llu, \"stack\": [",
 		    (unsigned long long)s->off_min, (unsigned long long)s->off_max);
 		for (unsigned d = 0; d < s->depth && o < len; d++) {
-			char name[256];
-			ps_symbol_name(s->ip[d], d > 0, name, sizeof name);
+			char name[96];
 			OUT("%s\"", d ? ", " : "");
 			if (o < len)
-				json_escaped(buf, len, &o, name);
+				json_escaped(buf, len, &o, frame_name(s, d, name));
 			OUT("\"");
 		}
 		OUT("]}");

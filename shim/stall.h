@@ -32,6 +32,10 @@ void ps_stall_seen(uint32_t tid, const char *path, uint64_t off, uint64_t ns);
  * the stack if a request for this thread is pending. 1 if one was. */
 int ps_stall_capture(uint32_t tid, void *uc);
 
+/* The top sites, named, for the live view (live.h); how many. */
+struct pageshim_live_site;
+unsigned ps_stall_live(struct pageshim_live_site *out, unsigned max);
+
 /* The stall sites as a JSON member (",\n  \"stall_sites\": [...]") in
  * buf; bytes written, or 0 when they do not fit. */
 size_t ps_stall_json(char *buf, size_t len);

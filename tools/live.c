@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -20,6 +21,13 @@ int live_open(const char *path, long pid, const struct pageshim_live **out)
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return -errno;
+	/* Another version's segment may be shorter: reading past its end
+	 * would be SIGBUS. */
+	struct stat st;
+	if (fstat(fd, &st) || (size_t)st.st_size < sizeof(struct pageshim_live)) {
+		close(fd);
+		return -EPROTO;
+	}
 	const struct pageshim_live *l = mmap(NULL, sizeof *l, PROT_READ, MAP_SHARED, fd, 0);
 	int err = l == MAP_FAILED ? -errno : 0;
 	close(fd);

@@ -26,6 +26,14 @@ static void stat_help(FILE *f)
 		   "(usage).\n");
 }
 
+static void json_string(const char *s)
+{
+	putchar('"');
+	for (; *s; s++)
+		printf(*s == '"' || *s == '\\' ? "\\%c" : (unsigned char)*s < 0x20 ? "\\u%04x" : "%c", *s);
+	putchar('"');
+}
+
 static double per_s(uint64_t a, uint64_t b, double secs)
 {
 	return b >= a && secs > 0 ? (double)(b - a) / secs : 0;
@@ -122,14 +130,28 @@ static int stat_main(int argc, char **argv)
 		free(text);
 		for (unsigned i = 0; i < b.nfiles; i++) {
 			const struct pageshim_live_file *f = &b.files[i];
-			printf("%s{\"path\":\"", i ? "," : "");
-			for (const char *p = f->path; *p; p++)
-				printf(*p == '"' || *p == '\\' ? "\\%c" : (unsigned char)*p < 0x20 ? "\\u%04x" : "%c", *p);
-			printf("\",\"faults\":%llu,\"pages_filled\":%llu,\"bytes_read\":%llu,\"evicted_pages\":%llu,"
+			printf("%s{\"path\":", i ? "," : "");
+			json_string(f->path);
+			printf(",\"faults\":%llu,\"pages_filled\":%llu,\"bytes_read\":%llu,\"evicted_pages\":%llu,"
 			       "\"io_errors\":%llu,\"checksum_mismatches\":%llu}",
 			       (unsigned long long)f->counts.faults, (unsigned long long)f->counts.pages_filled,
 			       (unsigned long long)f->counts.bytes_read, (unsigned long long)f->counts.evicted_pages,
 			       (unsigned long long)f->counts.io_errors, (unsigned long long)f->counts.checksum_mismatches);
+		}
+		printf("],\"stall_sites\":[");
+		for (unsigned i = 0; i < b.nsites; i++) {
+			const struct pageshim_live_site *t = &b.sites[i];
+			printf("%s{\"count\":%llu,\"total_us\":%llu,\"max_us\":%llu,\"offset_min\":%llu,"
+			       "\"offset_max\":%llu,\"file\":", i ? "," : "", (unsigned long long)t->count,
+			       (unsigned long long)t->total_us, (unsigned long long)t->max_us,
+			       (unsigned long long)t->offset_min, (unsigned long long)t->offset_max);
+			json_string(t->file);
+			printf(",\"stack\":[");
+			for (unsigned d = 0; d < PAGESHIM_LIVE_FRAMES && t->stack[d][0]; d++) {
+				printf(d ? "," : "");
+				json_string(t->stack[d]);
+			}
+			printf("]}");
 		}
 		printf("]}\n");
 	} else {
@@ -142,6 +164,17 @@ static int stat_main(int argc, char **argv)
 			       (unsigned long long)k->pages_filled, (double)k->bytes_read / 1e6,
 			       (unsigned long long)k->evicted_pages,
 			       (unsigned long long)(k->io_errors + k->checksum_mismatches), b.files[i].path);
+		}
+		printf("\n  stall sites, most waiting first:\n  %10s %10s %10s  %s\n", "faults", "total ms",
+		       "max ms", "file offsets; stack");
+		for (unsigned i = 0; i < b.nsites; i++) {
+			const struct pageshim_live_site *t = &b.sites[i];
+			printf("  %10llu %10.1f %10.1f  %s %llu-%llu;", (unsigned long long)t->count,
+			       (double)t->total_us / 1e3, (double)t->max_us / 1e3, t->file,
+			       (unsigned long long)t->offset_min, (unsigned long long)t->offset_max);
+			for (unsigned d = 0; d < PAGESHIM_LIVE_FRAMES && t->stack[d][0]; d++)
+				printf("%s %s", d ? " <" : "", t->stack[d]);
+			putchar('\n');
 		}
 	}
 	return 0;

@@ -7,7 +7,9 @@
 #   1. `pageshim stat --json PID`: serving, one managed mapping, the budget,
 #      resident within it; rates over a second: faults and evictions going
 #      on; per file: the data file first, its 8192 pages filled and 32 MiB
-#      read at least, pages evicted;
+#      read at least, pages evicted; a stall site at offset 0 of the data
+#      file (its first page's read is delayed 20 ms with --inject), with a
+#      stack;
 #   2. the table form names the same process; `pageshim top`, driven in a
 #      pseudo-terminal, lists it, shows its files (the data file) on Enter,
 #      and quits with status 0 on q and on Ctrl-C
@@ -15,7 +17,8 @@
 #   3. once the process has exited, its segment is gone;
 #   4. a process killed with SIGKILL leaves its segment: `pageshim stat`
 #      says it is gone (exit 1) and removes it;
-#   5. no PID, or a bad one: exit 2; a process not under pageshim: exit 1.
+#   5. no PID, or a bad one: exit 2; a process not under pageshim: exit 1;
+#      one with another version's (shorter) segment: exit 1, and top runs on.
 . "$(dirname "$0")/common.bash"
 need_lib
 need_cmd python3
@@ -47,7 +50,7 @@ EOF
 # start_reader TAG: the reader under pageshim; its pid in READER
 start_reader() {
 	rm -f "$DIR/$1.ready" "$DIR/$1.done"
-	env -u LD_PRELOAD "$PS" run --cache 16M -- "$PY" "$DIR/reader.py" "$DATA" "$DIR/$1.ready" "$DIR/$1.done" \
+	env -u LD_PRELOAD "$PS" run --cache 16M --inject "delay:20,file=*/data,offset=0-4K" -- "$PY" "$DIR/reader.py" "$DATA" "$DIR/$1.ready" "$DIR/$1.done" \
 		2>"$DIR/$1.err" &
 	READER=$!
 	for _ in $(seq 1 200); do
@@ -78,11 +81,16 @@ data = [f for f in s["files"] if f["path"] == sys.argv[3]]
 want(len(data) == 1 and data[0] == s["files"][0], "the data file first among the files")
 want(data[0]["pages_filled"] >= 8192 and data[0]["bytes_read"] >= 32 << 20 and data[0]["evicted_pages"] > 0,
      "the data file: every page filled and read once at least, pages evicted")
+site = [t for t in s["stall_sites"] if t["file"] == sys.argv[3] and t["offset_min"] == 0]
+want(len(site) >= 1 and site[0]["max_us"] >= 20000 and len(site[0]["stack"]) >= 1,
+     "a stall site of 20 ms or more at offset 0 of the data file, with a stack")
 print("stat: %d faults, %.0f/s, %.0f evictions/s, p99 %d us" % (s["faults"], s["faults_per_s"], s["evictions_per_s"], s["fault_p99_us"]))
 EOF
 note "$(python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); print("json: %d faults, %.0f/s" % (s["faults"], s["faults_per_s"]))' "$DIR/stat.json")"
 "$PS" stat --interval 0.2 "$READER" >"$DIR/stat.txt" || fail "pageshim stat exited $?"
 grep -Eq "^ *process +$READER$" "$DIR/stat.txt" || fail "the table does not name process $READER: $(head -n 3 "$DIR/stat.txt")"
+grep -q "stall sites, most waiting first" "$DIR/stat.txt" && grep -Eq "^ +[0-9]+ +[0-9.]+ +[0-9.]+  $(realpath "$DATA") 0-" "$DIR/stat.txt" ||
+	fail "the table shows no stall site of the data file: $(tail -n 5 "$DIR/stat.txt")"
 # top_pty.py PID PAGESHIM KEY [PATH]: pageshim top in a pseudo-terminal until
 # PID shows (then, with PATH, Enter on PID's row until the process's files
 # show PATH: other shimmed processes on the machine may come first, so a
@@ -167,4 +175,16 @@ sleep 5 &
 kill $! 2>/dev/null
 [ $rc = 1 ] && grep -q "publishes no pageshim stats" "$DIR/plain.err" ||
 	fail "a process not under pageshim: expected exit 1, got $rc: $(cat "$DIR/plain.err")"
+# Another version's segment, shorter than this one's (once a SIGBUS in the tools).
+sleep 5 &
+other=/dev/shm/pageshim-$(id -u)-$!
+head -c 100 /dev/zero >"$other"
+"$PS" stat $! >/dev/null 2>"$DIR/other.err"; rc=$?
+python3 "$DIR/top_pty.py" "processes under pageshim" "$PS" q >"$DIR/other.top" 2>&1
+top_rc=$?
+kill $! 2>/dev/null
+rm -f "$other"
+[ $rc = 1 ] && grep -q "not a pageshim stats segment of this version" "$DIR/other.err" ||
+	fail "another version's segment: expected exit 1 naming it, got $rc: $(cat "$DIR/other.err")"
+[ $top_rc = 0 ] || fail "pageshim top with another version's segment: expected it to draw and quit, got $top_rc: $(cat "$DIR/other.top")"
 note "stat: a running process read (stat and top), its segment gone at exit, a killed one's cleaned"
