@@ -419,6 +419,33 @@ int ps_munmap(void *addr, size_t len)
 	return ret;
 }
 
+/* Do regions cover [start, end) one after another, as one mapping of the
+ * kernel's would: one file, its pages in order, one protection and type?
+ * (The kernel merges neighbouring mappings that agree, as after an
+ * mprotect that was undone; pageshim keeps the regions it split.) */
+static int one_kernel_mapping(uintptr_t start, uintptr_t end)
+{
+	const struct ps_region *first = region_find(start), *r = first;
+	for (uintptr_t at = start; r && r->start == at; r = region_find(at)) {
+		if (r->file != first->file || r->prot != first->prot || r->private_ != first->private_ ||
+		    r->pgoff != first->pgoff + ((at - first->start) >> PS_PAGE_SHIFT))
+			return 0;
+		at = region_end(r);
+		if (at >= end)
+			return at == end;
+	}
+	return 0;
+}
+
+/* Has a private region in [start, end) pages the program wrote? */
+static int private_written(uintptr_t start, uintptr_t end)
+{
+	for (const struct ps_region *r = region_find(start); r && r->start < end; r = region_find(region_end(r)))
+		if (r->private_ && has_dirty(r))
+			return 1;
+	return 0;
+}
+
 /* After the kernel moved or grew region r to q: follow it. A move drops
  * the registration and the write-protection of the pages it carried. */
 static int follow(struct ps_region *r, uintptr_t q, size_t npages, int moved)
@@ -476,9 +503,21 @@ void *ps_mremap(void *old, size_t old_size, size_t new_size, int flags, void *ne
 				writeback_or_warn(o + newp * PS_PAGE, o + oldp * PS_PAGE);
 				forget_range(o + newp * PS_PAGE, o + oldp * PS_PAGE);
 			}
-		} else {
-			ps_debug("mremap of several managed mappings refused");
+		} else if (!one_kernel_mapping(o, o + oldp * PS_PAGE)) {
+			errno = EFAULT;         /* the kernel's answer across mappings */
+		} else if (private_written(o, o + oldp * PS_PAGE)) {
+			ps_debug("mremap of several managed mappings with private writes refused");
 			errno = ENOMEM;
+		} else {
+			/* One mapping to the kernel (an mprotect undone): it takes
+			 * the range back, and moves or grows it itself. */
+			ps_debug("mremap of %p: several managed regions, handed to the kernel", old);
+			for (uintptr_t at = o; at < o + oldp * PS_PAGE; ) {
+				r = region_find(at);
+				at = region_end(r);
+				give_back(r);
+			}
+			q = real.mremap(old, old_size, new_size, flags, new_addr);
 		}
 		goto out;
 	}

@@ -21,6 +21,11 @@
  *   5. shared writable, page 5 written: pages [4,8) moved with
  *      MREMAP_DONTUNMAP: the range left behind shows the write too, and a
  *      write through the moved part shows in it.
+ *   6. shared writable, two pages written: part of it made read-only, then
+ *      writable again; an mremap across the two protections is EFAULT, and
+ *      once they agree the whole mapping grows (MREMAP_MAYMOVE) with every
+ *      byte, as the kernel, which merged the parts back, does it;
+ *   7. private, read only: the same with PROT_NONE, then the whole moved.
  * At the end of each part every mapping is synced and unmapped, and the file
  * equals the model (pread on a descriptor of its own). Under pageshim the
  * first mappings of parts 2 to 4 were managed and stayed so. */
@@ -167,6 +172,34 @@ int main(void)
 	ok(munmap(q, P(4)));
 	ok(munmap(m, P(MP)));
 	end_part("5: the file");
+
+	DOING("6. shared writable, an mprotect undone, then the whole grown");
+	m = start_part(6, O_RDWR, PROT_READ | PROT_WRITE, MAP_SHARED);
+	store(m, 1, 1, 0x61, 1);
+	store(m, 5, 5, 0x65, 1);
+	ok(mprotect(m + P(4), P(4), PROT_READ));
+	errno = 0;
+	check(mremap(m, P(MP), P(MP + 8), MREMAP_MAYMOVE) == MAP_FAILED && errno == EFAULT,
+	      "6: mremap across two protections: expected EFAULT, got %s", strerror(errno));
+	ok(mprotect(m + P(4), P(4), PROT_READ | PROT_WRITE));
+	q = xmremap(m, P(MP), P(MP + 8), MREMAP_MAYMOVE, NULL, "6");
+	expect_bytes(q, model, P(MP + 8), "6: the grown mapping");
+	store(q, 20, 20, 0x74, 1);
+	ok(msync(q, P(MP + 8), MS_SYNC));
+	ok(munmap(q, P(MP + 8)));
+	end_part("6: the file");
+
+	DOING("7. private, read, an mprotect undone, then the whole moved");
+	m = start_part(7, O_RDONLY, PROT_READ, MAP_PRIVATE);
+	expect_bytes(m, model, P(MP), "7: the mapping");
+	ok(mprotect(m + P(2), P(2), PROT_NONE));
+	ok(mprotect(m + P(2), P(2), PROT_READ));
+	dst = reserve(MP);
+	q = xmremap(m, P(MP), P(MP), MREMAP_MAYMOVE | MREMAP_FIXED, dst, "7");
+	expect_bytes(q, model, P(MP), "7: the moved mapping");
+	expect_signal(m, 0, SIGSEGV, SEGV_MAPERR, "7: the range it left");
+	ok(munmap(q, P(MP)));
+	end_part("7: the file");
 
 	note("mremap_partial: parts of mappings moved, grown and left behind keep every byte");
 	return 0;
