@@ -1,19 +1,18 @@
-/* cache.c - budget, eviction batches and zapping (see cache.h). */
+/* cache.c - budget and eviction batches (see cache.h). */
 #include "cache.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
-#include "compat.h"
 #include "file.h"
 #include "log.h"
 #include "real.h"
 #include "region.h"
 #include "stats.h"
+#include "store.h"
 
 /* Largest eviction batch: IOV_MAX ranges is what one process_madvise call
  * takes; 512 pages also bounds how long a fill waits behind an eviction. */
@@ -86,48 +85,6 @@ static int by_addr(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* madvise one range; 0 or -errno. */
-static int zap_one(const struct iovec *iov)
-{
-	PS_COUNT(eviction_calls, 1);
-	return real.madvise(iov->iov_base, iov->iov_len, MADV_DONTNEED) ? -errno : 0;
-}
-
-size_t ps_cache_zap(struct iovec *iov, size_t n, uint8_t *failed)
-{
-	static int refused;     /* the kernel has no process_madvise(MADV_DONTNEED) on self */
-	size_t i = 0, nfailed = 0;
-	if (!__atomic_load_n(&refused, __ATOMIC_RELAXED)) {
-		ssize_t done = real.process_madvise(PIDFD_SELF, iov, n, MADV_DONTNEED, 0);
-		if (done < 0 && errno == EBADF) {
-			/* before 6.14 there is no PIDFD_SELF */
-			int pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
-			if (pidfd >= 0) {
-				done = real.process_madvise(pidfd, iov, n, MADV_DONTNEED, 0);
-				close(pidfd);
-			}
-		}
-		PS_COUNT(eviction_calls, 1);
-		/* It stops at the first range it cannot advise (a locked one):
-		 * skip what it did, then go range by range. */
-		for (; done > 0 && i < n && (size_t)done >= iov[i].iov_len; i++)
-			done -= (ssize_t)iov[i].iov_len;
-		if (done < 0 && i < n && zap_one(&iov[i]) == 0) {
-			/* the call itself is refused, not the range */
-			__atomic_store_n(&refused, 1, __ATOMIC_RELAXED);
-			ps_debug("process_madvise refused (%d): evicting with madvise", errno);
-			i++;
-		}
-	}
-	for (; i < n; i++) {
-		int err = zap_one(&iov[i]);
-		if (failed)
-			failed[i] = err != 0;
-		nfailed += err != 0;
-	}
-	return nfailed;
-}
-
 /* Under evict_lock: evict up to `want` clean pages. Returns how many.
  * The victims are PG_BUSY from their choice to their end, so a thread that
  * faults on one waits in ps_cache_wait until the eviction is over. */
@@ -164,7 +121,7 @@ static unsigned evict(unsigned want)
 		victims[i].range = (uint32_t)(cnt - 1);
 	}
 	memset(range_failed, 0, cnt);
-	ps_cache_zap(ranges, cnt, range_failed);
+	ps_store_drop(ranges, cnt, range_failed);
 	unsigned gone = 0;
 	pthread_mutex_lock(&lock);
 	for (unsigned i = 0; i < n; i++) {
@@ -243,7 +200,7 @@ void ps_cache_unreserve(unsigned n)
 	__atomic_fetch_sub(&resident, n, __ATOMIC_RELAXED);
 }
 
-void ps_cache_installed(struct ps_region *r, size_t page, enum ps_hint hint)
+int ps_cache_installed(struct ps_region *r, size_t page, enum ps_hint hint)
 {
 	int ghost;
 	uint32_t node = ps_policy_insert(&policy, ps_cache_key(r, page), r, (uint32_t)page, hint, &ghost);
@@ -253,11 +210,12 @@ void ps_cache_installed(struct ps_region *r, size_t page, enum ps_hint hint)
 		ps_warn_once("more than twice the budget is resident and locked; "
 			     "new pages are kept without eviction");
 		page_store(r, page, PG_WORD(PG_CLEAN, 0));
-		return;
+		return 0;
 	}
 	if (ghost)
 		PS_COUNT(ghost_hits, 1);
 	page_store(r, page, PG_WORD(PG_CLEAN, node));
+	return ghost;
 }
 
 static void count_dirty(struct ps_region *r, int64_t n)

@@ -58,8 +58,9 @@ void ps_cache_unlock_commit(void);
 void ps_cache_wait(void);
 
 /* Under the cache lock: */
-/* A page was installed from the file: make it PG_CLEAN and evictable. */
-void ps_cache_installed(struct ps_region *r, size_t page, enum ps_hint hint);
+/* A page was installed from the file: make it PG_CLEAN and evictable.
+ * Returns 1 when it had been evicted recently (a re-fault), else 0. */
+int ps_cache_installed(struct ps_region *r, size_t page, enum ps_hint hint);
 /* A page was installed already written (a write fault): PG_DIRTY. */
 void ps_cache_installed_dirty(struct ps_region *r, size_t page);
 /* A PG_CLEAN page was written: PG_DIRTY, no longer evictable.
@@ -85,11 +86,6 @@ void ps_cache_forget(struct ps_region *r, size_t page);
 /* A region was split or moved: its clean page now belongs to `r` at `page`. */
 void ps_cache_retarget(uint32_t node, struct ps_region *r, size_t page);
 
-/* Drop ranges from the address space: process_madvise(MADV_DONTNEED) on
- * ourselves, madvise per range where the kernel refuses it. A range the
- * kernel will not drop (mlock()ed) is marked in failed[] when given.
- * Returns how many ranges failed. */
-size_t ps_cache_zap(struct iovec *iov, size_t n, uint8_t *failed);
 
 struct ps_cache_gauges {
 	uint64_t budget_pages, resident_pages, peak_pages, dirty_pages, shared_dirty_pages;

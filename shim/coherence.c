@@ -10,13 +10,13 @@
 #include <unistd.h>
 
 #include "cache.h"
-#include "compat.h"
 #include "external.h"
 #include "file.h"
 #include "init.h"
 #include "real.h"
 #include "region.h"
 #include "stats.h"
+#include "store.h"
 #include "uffd.h"
 #include "writeback.h"
 
@@ -26,32 +26,6 @@
  * their own; refreshes of different files take turns on it. */
 static pthread_mutex_t buf_lock = PTHREAD_MUTEX_INITIALIZER;
 static char *buf;
-static int procmem = -1;        /* /proc/self/mem, when forced writes work */
-
-/* Can this kernel force a write into our own read-only page? (Not when
- * booted with proc_mem.force_override=never.) */
-static int probe_procmem(void)
-{
-	int fd = open("/proc/self/mem", O_RDWR | O_CLOEXEC);
-	char *page = real.mmap(NULL, PS_PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-	int ok = fd >= 0 && page != MAP_FAILED &&
-		 pwrite(fd, "x", 1, (off_t)(uintptr_t)page) == 1 && page[0] == 'x';
-	if (page != MAP_FAILED)
-		real.munmap(page, PS_PAGE);
-	if (!ok && fd >= 0) {
-		close(fd);
-		fd = -1;
-	}
-	return fd;
-}
-
-void ps_coherence_fork_child(void)
-{
-	/* /proc/self/mem opened by the parent writes into the parent. */
-	if (procmem >= 0)
-		close(procmem);
-	procmem = probe_procmem();
-}
 
 int ps_coherence_init(void)
 {
@@ -60,16 +34,7 @@ int ps_coherence_init(void)
 		buf = NULL;
 		return -ENOMEM;
 	}
-	procmem = probe_procmem();
 	return 0;
-}
-
-/* Drop [addr, addr+len) even where the program mlock()ed it: a refresh puts
- * the page right back, and truncation unmaps locked pages too. */
-static void zap_locked_too(uintptr_t addr, size_t len)
-{
-	if (real.madvise((void *)addr, len, MADV_DONTNEED_LOCKED))
-		real.madvise((void *)addr, len, MADV_DONTNEED);   /* before 5.18 */
 }
 
 /* Pages a refresh must look at under the cache lock. PG_BUSY is an
@@ -94,11 +59,11 @@ static ssize_t read_full(int fd, char *dst, size_t len, uint64_t off)
 }
 
 /* Rewrite the clean pages of [a, b) of r in place with their new bytes in
- * buf, through /proc/self/mem (a forced write, as a debugger's): no zap, no
- * TLB shootdown, no fault for a reader, and the bytes change under it as
- * they would in the kernel's page cache. Only for regions whose pages are
- * not write-protected (read-only shared ones): where they are, to catch the
- * program's own writes, this write would look like one. */
+ * buf (ps_store_rewrite): no zap, no TLB shootdown, no fault for a reader,
+ * and the bytes change under it as they would in the kernel's page cache.
+ * Only for regions whose pages are not write-protected (read-only shared
+ * ones): where they are, to catch the program's own writes, this write
+ * would look like one. */
 static void rewrite_in_place(struct ps_region *r, size_t a, size_t b)
 {
 	for (size_t p = a, e; p < b; p = e) {
@@ -107,11 +72,10 @@ static void rewrite_in_place(struct ps_region *r, size_t a, size_t b)
 			continue;
 		while (e < b && PG_STATE(page_load(r, e)) == PG_CLEAN)
 			e++;
-		size_t len = (e - p) * PS_PAGE;
-		if (pwrite(procmem, buf + (p - a) * PS_PAGE, len, (off_t)region_addr(r, p)) != (ssize_t)len)
+		if (ps_store_rewrite(r, p, buf + (p - a) * PS_PAGE, e - p))
 			for (size_t q = p; q < e; q++) {    /* cannot happen once probed: drop */
 				ps_cache_forget(r, q);
-				zap_locked_too(region_addr(r, q), PS_PAGE);
+				ps_store_drop_locked(region_addr(r, q), PS_PAGE);
 			}
 		PS_COUNT(coherence_updates, e - p);
 	}
@@ -134,14 +98,13 @@ static void zap_and_copy(struct ps_region *r, size_t a, size_t b)
 			continue;
 		while (e < b && PG_STATE(page_load(r, e)) == PG_BUSY)
 			e++;
-		zap_locked_too(region_addr(r, p), (e - p) * PS_PAGE);
+		ps_store_drop_locked(region_addr(r, p), (e - p) * PS_PAGE);
 	}
 	for (size_t p = a; p < b; p++) {
 		uint32_t w = page_load(r, p);
 		if (PG_STATE(w) != PG_BUSY)
 			continue;
-		int err = ps_uffd_copy(region_addr(r, p), buf + (p - a) * PS_PAGE, PS_PAGE,
-				       r->wp ? PS_COPY_WP : 0, NULL);
+		int err = ps_store_install(r, p, buf + (p - a) * PS_PAGE, 1, r->wp ? PS_COPY_WP : 0, NULL);
 		page_store(r, p, PG_WORD(PG_CLEAN, PG_NODE(w)));
 		if (err)
 			ps_cache_forget(r, p);
@@ -157,11 +120,11 @@ static void reinstall(struct ps_region *r, size_t a, size_t b, size_t valid)
 		unsigned st = PG_STATE(page_load(r, p));
 		if (st == PG_POISON || (st == PG_CLEAN && p - a >= valid)) {
 			ps_cache_forget(r, p);          /* the next access reads the file */
-			zap_locked_too(region_addr(r, p), PS_PAGE);
+			ps_store_drop_locked(region_addr(r, p), PS_PAGE);
 		}
 	}
 	size_t end = a + valid < b ? a + valid : b;
-	if (!r->wp && procmem >= 0)
+	if (!r->wp && ps_store_can_rewrite())
 		rewrite_in_place(r, a, end);
 	else
 		zap_and_copy(r, a, end);
@@ -201,7 +164,7 @@ static void drop_past(struct ps_region *r, uint64_t new_size)
 	ps_cache_lock();
 	for (size_t p = a; p < r->npages; p++)
 		ps_cache_forget(r, p);
-	zap_locked_too(region_addr(r, a), (r->npages - a) * PS_PAGE);
+	ps_store_drop_locked(region_addr(r, a), (r->npages - a) * PS_PAGE);
 	ps_cache_unlock();
 }
 

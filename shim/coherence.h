@@ -22,9 +22,6 @@
 /* Allocate the refresh buffer (at service start). 0 or -ENOMEM. */
 int ps_coherence_init(void);
 
-/* In a forked child: reopen what belongs to the parent's address space. */
-void ps_coherence_fork_child(void);
-
 /* The program changed [off, off+len) of the file open as fd (len may be
  * PS_TO_EOF). new_size is the file's size when it shrank or shifted (truncate,
  * collapse), else PS_TO_EOF. Keeps errno. */

@@ -17,6 +17,7 @@
 #include "sigbus.h"
 #include "stall.h"
 #include "stats.h"
+#include "store.h"
 #include "uffd.h"
 #include "writeback.h"
 
@@ -158,8 +159,8 @@ static ssize_t fill_run(struct ps_fill_ctx *ctx, struct ps_region *r, size_t pag
 			size_t copied = 0;
 			/* A written page is woken only once it is dirty: a
 			 * write-back (msync) that ran between would miss it. */
-			err = -ps_uffd_copy(region_addr(r, page), buf, install * PS_PAGE,
-					    dirty ? PS_COPY_DONTWAKE : r->wp ? PS_COPY_WP : 0, &copied);
+			err = -ps_store_install(r, page, buf, install,
+						dirty ? PS_COPY_DONTWAKE : r->wp ? PS_COPY_WP : 0, &copied);
 			install = copied / PS_PAGE;
 			/* Still under f->lock: a write to the file now waits until these
 			 * pages are resident, and then refreshes them. */
@@ -278,7 +279,7 @@ static void fill_spilled(struct ps_fill_ctx *ctx, struct ps_region *r, size_t pa
 	if (got != PS_PAGE)
 		err = got < 0 ? errno : EIO;
 	else
-		err = -ps_uffd_copy(at, ctx->staging, PS_PAGE, 0, NULL);   /* dirty below, under the lock */
+		err = -ps_store_install(r, page, ctx->staging, 1, 0, NULL);   /* dirty below, under the lock */
 	if (err) {
 		ps_cache_respilled(r, page);
 		ps_cache_unreserve(1);

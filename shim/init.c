@@ -23,6 +23,7 @@
 #include "region.h"
 #include "sigbus.h"
 #include "stats.h"
+#include "store.h"
 #include "uffd.h"
 #include "writeback.h"
 
@@ -91,11 +92,7 @@ static void fork_parent(void)
 static int rearm_regions(void)
 {
 	for (size_t i = 0; i < region_count(); i++) {
-		struct ps_region *r = region_at(i);
-		size_t len = r->npages * PS_PAGE;
-		int err = ps_uffd_register(r->start, len, r->wp);
-		if (!err && r->wp)
-			err = ps_uffd_writeprotect(r->start, len, 1);
+		int err = ps_store_rearm(region_at(i), 1);
 		if (err)
 			return err;
 	}
@@ -122,7 +119,7 @@ static void fork_child(void)
 	/* Not unlock: glibc knows the writer by thread id, which the child's
 	 * thread does not share, and would take it for a reader. */
 	regions_lock_init();
-	ps_coherence_fork_child();
+	ps_store_fork_child();
 	int err = ps_uffd_fork_child();
 	if (!err)
 		err = rearm_regions();
@@ -196,6 +193,7 @@ static int start_service(void)
 		return err;
 	}
 	unsigned inflight = 2 * ps_opt.handlers * ps_opt.readahead;
+	ps_store_init();
 	if ((err = ps_sigbus_init()) || (err = ps_coherence_init()) || (err = ps_cache_init(ps_opt.cache_size, inflight)) ||
 	    (err = ps_uffd_start(ps_opt.handlers, ps_opt.readahead)) ||
 	    (err = ps_prefetch_start(ps_opt.handlers, ps_opt.readahead)) || (err = ps_writeback_start()) ||

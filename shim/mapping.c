@@ -21,6 +21,7 @@
 #include "real.h"
 #include "region.h"
 #include "stats.h"
+#include "store.h"
 #include "uffd.h"
 #include "writeback.h"
 
@@ -207,16 +208,6 @@ static int manageable(size_t len, int prot, int flags, int fd, off_t off, struct
 	return fstat(fd, st) == 0 && S_ISREG(st->st_mode) && fs_has_io(fd);
 }
 
-/* Did the kernel fill a fresh anonymous mapping at p on its own? Under
- * mlockall(MCL_FUTURE) every new mapping is locked and populated with zero
- * pages before it could be registered; locked pages must stay resident, which
- * an evicting cache cannot promise, so such mappings stay with the kernel. */
-static int populated(void *p)
-{
-	unsigned char v = 0;
-	return mincore(p, PS_PAGE, &v) == 0 && (v & 1);
-}
-
 /* Inodes whose shared mappings the kernel keeps (see shared_conflict):
  * every later mapping of them passes through too, or it would not see what
  * is written through the kernel's. */
@@ -334,24 +325,18 @@ static int manage(void *p, size_t len, int prot, int flags, int fd, off_t off, c
 		file_put(f);
 		return -ENOMEM;
 	}
-	int anon = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED;
-	if ((flags & MAP_NORESERVE) || !(private_ && (prot & PROT_WRITE)))
-		anon |= MAP_NORESERVE;  /* only private writable file maps are charged */
-	if (real.mmap(p, npages * PS_PAGE, prot, anon, -1, 0) == MAP_FAILED) {
-		err = -errno;
-	} else if (populated(p) || (err = ps_uffd_register((uintptr_t)p, npages * PS_PAGE, wp))) {
-		/* give the range back to the kernel as the program asked for it */
-		err = err ? err : -ENOTSUP;
-		real.mmap(p, len, prot, (flags & ~(MAP_FIXED_NOREPLACE | MAP_POPULATE)) | MAP_FIXED, fd, off);
-	}
+	r->wp = wp;
+	/* only private writable file maps are charged */
+	err = ps_store_map(r, prot, (flags & MAP_NORESERVE) || !(private_ && (prot & PROT_WRITE)));
 	if (err) {
+		/* give the range back to the kernel as the program asked for it */
+		real.mmap(p, len, prot, (flags & ~(MAP_FIXED_NOREPLACE | MAP_POPULATE)) | MAP_FIXED, fd, off);
 		region_remove(r);
 		region_free(r);
 		file_put(f);
 		return err;
 	}
 	r->private_ = private_;
-	r->wp = wp;
 	r->prot = prot;
 	r->advice = MADV_NORMAL;
 	link_to_file(r, f);
@@ -459,10 +444,7 @@ static int follow(struct ps_region *r, uintptr_t q, size_t npages, int moved)
 		r->start = q;
 		region_moved(r);
 	}
-	err = ps_uffd_register(q, npages * PS_PAGE, r->wp);
-	if (!err && moved && r->wp)
-		err = ps_uffd_writeprotect(q, npages * PS_PAGE, 1);
-	return err;
+	return ps_store_rearm(r, moved);
 }
 
 void *ps_mremap(void *old, size_t old_size, size_t new_size, int flags, void *new_addr)
@@ -651,13 +633,13 @@ static void zap_clean(struct ps_region *r, size_t a, size_t b)
 			continue;
 		}
 		if (n == 64) {
-			ps_cache_zap(iov, n, NULL);
+			ps_store_drop(iov, n, NULL);
 			n = 0;
 		}
 		iov[n++] = (struct iovec){ (void *)at, PS_PAGE };
 	}
 	if (n)
-		ps_cache_zap(iov, n, NULL);
+		ps_store_drop(iov, n, NULL);
 }
 
 void ps_mapping_drop_clean(struct ps_region *r)

@@ -20,6 +20,7 @@
 #include "real.h"
 #include "region.h"
 #include "stats.h"
+#include "store.h"
 #include "uffd.h"
 
 #define RUN_MAX 256u            /* pages per write: 1 MiB */
@@ -60,10 +61,11 @@ static int write_run(struct ps_region *r, size_t p, size_t n, int spill)
 	for (size_t i = 0; i < n; i++)
 		if (!(vec[i] & 1))
 			return -EFAULT;
+	const char *bytes = ps_store_bytes(r, p);
 	if (spill) {
 		struct iovec v = { (void *)addr, len };
 		if (!(err = file_open_spill(f, ps_opt.spill_dir)) &&
-		    !(err = pwrite_all(f->spill_fd, (const char *)addr, len, off)) && ps_cache_zap(&v, 1, NULL))
+		    !(err = pwrite_all(f->spill_fd, bytes, len, off)) && ps_store_drop(&v, 1, NULL))
 			err = -EBUSY;   /* mlock()ed: it stays, dirty */
 		return err;
 	}
@@ -71,15 +73,15 @@ static int write_run(struct ps_region *r, size_t p, size_t n, int spill)
 		return -errno;
 	uint64_t size = (uint64_t)st.st_size;
 	/* Bytes past the end of the file stay in memory, as the kernel's. */
-	size_t bytes = off >= size ? 0 : size - off < len ? (size_t)(size - off) : len;
-	if (bytes && (err = file_write(f, (void *)addr, bytes, off)))
+	size_t in_file = off >= size ? 0 : size - off < len ? (size_t)(size - off) : len;
+	if (in_file && (err = file_write(f, bytes, in_file, off)))
 		return err;
 	for (size_t i = 0; i < n; i++) {
 		uint64_t at = off + i * PS_PAGE;
 		/* A re-read of the last page fills its tail with zeros: its sum is
 		 * unknown rather than that of the bytes in memory. */
 		file_set_sum(f, (off >> PS_PAGE_SHIFT) + i,
-			     at + PS_PAGE <= size ? file_sum((const void *)(addr + i * PS_PAGE)) : 0);
+			     at + PS_PAGE <= size ? file_sum(bytes + i * PS_PAGE) : 0);
 	}
 	PS_COUNT(pages_written_back, n);
 	return 0;
@@ -388,7 +390,7 @@ void ps_writeback_dying(void)
 			for (size_t k = 0; resident && k < e - p; k++)
 				resident = vec[k] & 1;
 			if (resident && off < size)
-				file_write(r->file, (void *)region_addr(r, p),
+				file_write(r->file, ps_store_bytes(r, p),
 					   size - off < len ? (size_t)(size - off) : len, off);
 		}
 	}
