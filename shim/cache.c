@@ -129,8 +129,8 @@ static unsigned evict(unsigned want)
 		unsigned char present = 0;
 		/* A refused range (part of it mlock()ed) may have been dropped up
 		 * to the locked part: what is still there stays, and stays tracked. */
-		if (range_failed[v->range] && mincore((void *)v->addr, PS_PAGE, &present) == 0 &&
-		    (present & 1)) {
+		if (range_failed[v->range] && ps_store_held(v->addr, 1, &present) == 0 &&
+		    present) {
 			page_store(v->r, v->page, PG_WORD(PG_CLEAN, v->node));
 			ps_policy_unvictim(&policy, v->node);
 			continue;

@@ -76,11 +76,11 @@ static size_t check_sums(struct ps_region *r, size_t page, size_t valid, const c
 static size_t commit(struct ps_region *r, size_t page, size_t n, int dirty)
 {
 	unsigned char vec[4096];        /* PAGESHIM_READAHEAD is at most 4096 pages */
-	int known = mincore((void *)region_addr(r, page), n * PS_PAGE, vec) == 0;
+	int known = ps_store_held(region_addr(r, page), n, vec) == 0;
 	enum ps_hint hint = r->advice == MADV_SEQUENTIAL ? PS_HINT_ONCE : PS_HINT_NORMAL;
 	size_t kept = 0;
 	for (size_t i = 0; i < n; i++) {
-		if (known && !(vec[i] & 1)) {
+		if (known && !vec[i]) {
 			page_store(r, page + i, PG_EMPTY);
 			ps_cache_unreserve(1);
 		} else if (dirty && i == 0) {

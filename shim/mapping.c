@@ -608,11 +608,11 @@ static void resync(struct ps_region *r, size_t a, size_t b)
 	unsigned char vec[1024];
 	for (size_t p = a; p < b; p += sizeof vec) {
 		size_t n = b - p < sizeof vec ? b - p : sizeof vec;
-		if (mincore((void *)region_addr(r, p), n * PS_PAGE, vec))
+		if (ps_store_held(region_addr(r, p), n, vec))
 			continue;
 		for (size_t i = 0; i < n; i++) {
 			unsigned st = PG_STATE(page_load(r, p + i));
-			if (!(vec[i] & 1) && (st == PG_CLEAN || st == PG_DIRTY || st == PG_POISON))
+			if (!vec[i] && (st == PG_CLEAN || st == PG_DIRTY || st == PG_POISON))
 				ps_cache_forget(r, p + i);
 		}
 	}

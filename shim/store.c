@@ -14,6 +14,7 @@
 #include "stats.h"
 
 static int procmem = -1;        /* /proc/self/mem, when forced writes work */
+static int pagemap = -1;        /* /proc/self/pagemap, or -1: mincore */
 
 /* Can this kernel force a write into our own read-only page? (Not when
  * booted with proc_mem.force_override=never.) */
@@ -35,14 +36,17 @@ static int probe_procmem(void)
 void ps_store_init(void)
 {
 	procmem = probe_procmem();
+	pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
 }
 
 void ps_store_fork_child(void)
 {
-	/* /proc/self/mem opened by the parent writes into the parent. */
+	/* /proc/self/... opened by the parent describes the parent. */
 	if (procmem >= 0)
 		close(procmem);
-	procmem = probe_procmem();
+	if (pagemap >= 0)
+		close(pagemap);
+	ps_store_init();
 }
 
 int ps_store_map(const struct ps_region *r, int prot, int noreserve)
@@ -57,7 +61,7 @@ int ps_store_map(const struct ps_region *r, int prot, int noreserve)
 	 * resident, which an evicting cache cannot promise, so such mappings
 	 * stay with the kernel. */
 	unsigned char v = 0;
-	if (mincore(p, PS_PAGE, &v) == 0 && (v & 1))
+	if (ps_store_held(r->start, 1, &v) == 0 && v)
 		return -ENOTSUP;
 	return ps_uffd_register(r->start, len, r->wp);
 }
@@ -136,6 +140,33 @@ void ps_store_drop_locked(uintptr_t addr, size_t len)
 {
 	if (real.madvise((void *)addr, len, MADV_DONTNEED_LOCKED))
 		real.madvise((void *)addr, len, MADV_DONTNEED);   /* before 5.18 */
+}
+
+#define PM_PRESENT (1ULL << 63)
+#define PM_SWAPPED (1ULL << 62)
+
+int ps_store_held(uintptr_t addr, size_t n, unsigned char *vec)
+{
+	if (pagemap < 0) {
+		if (mincore((void *)addr, n * PS_PAGE, vec))
+			return -errno;
+		for (size_t i = 0; i < n; i++)
+			vec[i] &= 1;
+		return 0;
+	}
+	uint64_t e[512];
+	for (size_t i = 0; i < n; ) {
+		size_t k = n - i < 512 ? n - i : 512;
+		off_t at = (off_t)((addr >> PS_PAGE_SHIFT) + i) * 8;
+		ssize_t got = real.pread(pagemap, e, k * 8, at);
+		if (got < 8)
+			return got < 0 ? -errno : -EIO;
+		k = (size_t)got / 8;
+		for (size_t j = 0; j < k; j++)
+			vec[i + j] = !!(e[j] & (PM_PRESENT | PM_SWAPPED));
+		i += k;
+	}
+	return 0;
 }
 
 const void *ps_store_bytes(const struct ps_region *r, size_t page)

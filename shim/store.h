@@ -66,7 +66,13 @@ size_t ps_store_drop(struct iovec *iov, size_t n, uint8_t *failed);
  * the pages right back, and truncation unmaps locked pages too. */
 void ps_store_drop_locked(uintptr_t addr, size_t len);
 
-/* The bytes of r's page `page`, which is resident, for writing it back. */
+/* Which of the n pages from addr hold bytes: vec[i] = 1 for a page in
+ * memory or swapped out, 0 for one that was never there or was dropped.
+ * (mincore says 0 for a swapped-out page too: taking it for dropped would
+ * lose what the program wrote.) Async-signal-safe. 0 or -errno. */
+int ps_store_held(uintptr_t addr, size_t n, unsigned char *vec);
+
+/* The bytes of r's page `page`, which is held, for writing it back. */
 const void *ps_store_bytes(const struct ps_region *r, size_t page);
 
 #endif

@@ -56,10 +56,10 @@ static int write_run(struct ps_region *r, size_t p, size_t n, int spill)
 		return err;
 	/* Every page must be there: reading a missing one would fault into a
 	 * handler, which may be waiting for a lock held by our caller. */
-	if (mincore((void *)addr, len, vec))
-		return -errno;
+	if ((err = ps_store_held(addr, n, vec)))
+		return err;
 	for (size_t i = 0; i < n; i++)
-		if (!(vec[i] & 1))
+		if (!vec[i])
 			return -EFAULT;
 	const char *bytes = ps_store_bytes(r, p);
 	if (spill) {
@@ -386,9 +386,9 @@ void ps_writeback_dying(void)
 			uint64_t off = (r->pgoff + p) << PS_PAGE_SHIFT, size = (uint64_t)st.st_size;
 			size_t len = (e - p) * PS_PAGE;
 			unsigned char vec[RUN_MAX];
-			int resident = mincore((void *)region_addr(r, p), len, vec) == 0;
+			int resident = ps_store_held(region_addr(r, p), e - p, vec) == 0;
 			for (size_t k = 0; resident && k < e - p; k++)
-				resident = vec[k] & 1;
+				resident = vec[k];
 			if (resident && off < size)
 				file_write(r->file, ps_store_bytes(r, p),
 					   size - off < len ? (size_t)(size - off) : len, off);
