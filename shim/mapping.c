@@ -413,6 +413,7 @@ static int one_kernel_mapping(uintptr_t start, uintptr_t end)
 	const struct ps_region *first = region_find(start), *r = first;
 	for (uintptr_t at = start; r && r->start == at; r = region_find(at)) {
 		if (r->file != first->file || r->prot != first->prot || r->private_ != first->private_ ||
+		    r->wp != first->wp || r->forked != first->forked ||
 		    r->pgoff != first->pgoff + ((at - first->start) >> PS_PAGE_SHIFT))
 			return 0;
 		at = region_end(r);
@@ -422,12 +423,25 @@ static int one_kernel_mapping(uintptr_t start, uintptr_t end)
 	return 0;
 }
 
-/* Has a private region in [start, end) pages the program wrote? */
-static int private_written(uintptr_t start, uintptr_t end)
+/* Make the regions of [start, end) (one_kernel_mapping) one region, the
+ * inverse of split_tail: the first takes the pages of the others. 0, or
+ * -ENOMEM with the regions merged so far merged (which changes nothing). */
+static int merge_range(uintptr_t start, uintptr_t end)
 {
-	for (const struct ps_region *r = region_find(start); r && r->start < end; r = region_find(region_end(r)))
-		if (r->private_ && has_dirty(r))
-			return 1;
+	struct ps_region *r = region_find(start);
+	while (region_end(r) < end) {
+		struct ps_region *n = region_find(region_end(r));
+		size_t had = r->npages;
+		region_remove(n);       /* first: the registry stays sorted */
+		if (region_resize(r, had + n->npages)) {
+			region_insert(n);       /* back where it was: there is room */
+			return -ENOMEM;
+		}
+		move_words(r, had, n, 0, n->npages);
+		unlink_from_file(n);
+		file_put(n->file);
+		region_free(n);
+	}
 	return 0;
 }
 
@@ -472,10 +486,12 @@ void *ps_mremap(void *old, size_t old_size, size_t new_size, int flags, void *ne
 		r = region_find(o);
 	}
 	if (!r || r->start != o || oldp != r->npages) {
-		/* Several mappings (or a split that could not allocate):
+		/* Several regions (or a split that could not allocate):
 		 * shrinking is an unmap of the tail and the same size changes
-		 * nothing (the kernel checks the flags either way); moving or
-		 * growing them is not supported. */
+		 * nothing (the kernel checks the flags either way). Moving or
+		 * growing them works where the kernel holds them as one mapping
+		 * (an mprotect undone): they become one region first. */
+		int merged = 0;
 		if (flags & ~(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP)) {
 			errno = EINVAL;
 		} else if (newp <= oldp && !(flags & (MREMAP_FIXED | MREMAP_DONTUNMAP)) && r) {
@@ -487,21 +503,14 @@ void *ps_mremap(void *old, size_t old_size, size_t new_size, int flags, void *ne
 			}
 		} else if (!one_kernel_mapping(o, o + oldp * PS_PAGE)) {
 			errno = EFAULT;         /* the kernel's answer across mappings */
-		} else if (private_written(o, o + oldp * PS_PAGE)) {
-			ps_debug("mremap of several managed mappings with private writes refused");
+		} else if (merge_range(o, o + oldp * PS_PAGE)) {
 			errno = ENOMEM;
 		} else {
-			/* One mapping to the kernel (an mprotect undone): it takes
-			 * the range back, and moves or grows it itself. */
-			ps_debug("mremap of %p: several managed regions, handed to the kernel", old);
-			for (uintptr_t at = o; at < o + oldp * PS_PAGE; ) {
-				r = region_find(at);
-				at = region_end(r);
-				give_back(r);
-			}
-			q = real.mremap(old, old_size, new_size, flags, new_addr);
+			merged = 1;
 		}
-		goto out;
+		if (!merged)
+			goto out;
+		r = region_find(o);
 	}
 	/* Forget only what the kernel did replace or drop: a failed call
 	 * leaves everything as it was. */

@@ -24,8 +24,11 @@
  *   6. shared writable, two pages written: part of it made read-only, then
  *      writable again; an mremap across the two protections is EFAULT, and
  *      once they agree the whole mapping grows (MREMAP_MAYMOVE) with every
- *      byte, as the kernel, which merged the parts back, does it;
- *   7. private, read only: the same with PROT_NONE, then the whole moved.
+ *      byte, as the kernel, which merged the parts back, does it (pageshim
+ *      merges its regions too, and keeps serving the mapping);
+ *   7. private writable, two pages written: the same with PROT_NONE, then
+ *      the whole moved and grown: the written pages move with it, and
+ *      pageshim keeps serving it as one region.
  * At the end of each part every mapping is synced and unmapped, and the file
  * equals the model (pread on a descriptor of its own). Under pageshim the
  * first mappings of parts 2 to 4 were managed and stayed so. */
@@ -174,6 +177,7 @@ int main(void)
 	end_part("5: the file");
 
 	DOING("6. shared writable, an mprotect undone, then the whole grown");
+	stats_get(&a);
 	m = start_part(6, O_RDWR, PROT_READ | PROT_WRITE, MAP_SHARED);
 	store(m, 1, 1, 0x61, 1);
 	store(m, 5, 5, 0x65, 1);
@@ -184,21 +188,35 @@ int main(void)
 	ok(mprotect(m + P(4), P(4), PROT_READ | PROT_WRITE));
 	q = xmremap(m, P(MP), P(MP + 8), MREMAP_MAYMOVE, NULL, "6");
 	expect_bytes(q, model, P(MP + 8), "6: the grown mapping");
+	stats_get(&b);
+	expect_managed(&a, &b, 1, "6: the mapping");
+	check(!T.shim || b.mappings_live == a.mappings_live + 1,
+	      "6: expected the regions merged into one, got %llu live", U(b.mappings_live - a.mappings_live));
 	store(q, 20, 20, 0x74, 1);
 	ok(msync(q, P(MP + 8), MS_SYNC));
 	ok(munmap(q, P(MP + 8)));
 	end_part("6: the file");
 
-	DOING("7. private, read, an mprotect undone, then the whole moved");
-	m = start_part(7, O_RDONLY, PROT_READ, MAP_PRIVATE);
-	expect_bytes(m, model, P(MP), "7: the mapping");
+	DOING("7. private written, an mprotect undone, then the whole moved and grown");
+	stats_get(&a);
+	m = start_part(7, O_RDONLY, PROT_READ | PROT_WRITE, MAP_PRIVATE);
+	static uint8_t mine[P(MP + 4)];
+	memcpy(mine, model, sizeof mine);
+	store(m, 1, 1, 0x71, 0);
+	store(m, 3, 3, 0x73, 0);
+	memset(mine + P(1), 0x71, PAGE);
+	memset(mine + P(3), 0x73, PAGE);
 	ok(mprotect(m + P(2), P(2), PROT_NONE));
-	ok(mprotect(m + P(2), P(2), PROT_READ));
-	dst = reserve(MP);
-	q = xmremap(m, P(MP), P(MP), MREMAP_MAYMOVE | MREMAP_FIXED, dst, "7");
-	expect_bytes(q, model, P(MP), "7: the moved mapping");
+	ok(mprotect(m + P(2), P(2), PROT_READ | PROT_WRITE));
+	dst = reserve(MP + 4);
+	q = xmremap(m, P(MP), P(MP + 4), MREMAP_MAYMOVE | MREMAP_FIXED, dst, "7");
+	expect_bytes(q, mine, P(MP + 4), "7: the moved mapping, its private writes kept");
 	expect_signal(m, 0, SIGSEGV, SEGV_MAPERR, "7: the range it left");
-	ok(munmap(q, P(MP)));
+	stats_get(&b);
+	expect_managed(&a, &b, 1, "7: the mapping");
+	check(!T.shim || b.mappings_live == a.mappings_live + 1,
+	      "7: expected the regions merged into one, got %llu live", U(b.mappings_live - a.mappings_live));
+	ok(munmap(q, P(MP + 4)));
 	end_part("7: the file");
 
 	note("mremap_partial: parts of mappings moved, grown and left behind keep every byte");
