@@ -33,7 +33,7 @@ PROG_SRC := $(wildcard tests/prog/*.c)
 TEST_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/unit/%) $(SEM_SRC:tests/sem/%.c=$(B)/tests/sem/%) \
 	    $(LIB_SRC:tests/lib/%.c=$(B)/tests/lib/%.so) $(PROG_SRC:tests/prog/%.c=$(B)/tests/prog/%)
 
-.PHONY: all deps test demo bench clean
+.PHONY: all deps test demo bench bench-cost clean
 all: $(B)/libpageshim.so $(B)/pageshim
 
 deps:
@@ -94,6 +94,13 @@ demo: deps all
 # BENCH_FILE_MB, BENCH_MEMORY_MB, BENCH_SECONDS, BENCH_RUNS size it (tools/bench/run.sh)
 bench: deps all
 	$(Q)tools/bench/run.sh
+
+bench-cost: deps all $(B)/statcost
+	$(Q)tools/bench/cost.sh
+
+$(B)/statcost: tools/bench/statcost.c shim/hist.h $(B)/shim/hist.o
+	@echo "  CC  $<"
+	$(Q)$(CC) $(CFLAGS) -Ishim $< $(B)/shim/hist.o -o $@ -lpthread
 
 clean:
 	rm -rf $(B)

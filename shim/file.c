@@ -397,7 +397,9 @@ ssize_t file_read(struct ps_file *f, void *buf, size_t len, uint64_t off)
 		else
 			n = f->direct ? read_direct(f, at, want, off + done)
 				      : real.pread(file_rfd(f), at, want, (off_t)(off + done));
-		ps_hist_add(&ps_io_hist, ps_now_ns() - t0);
+		uint64_t io = ps_now_ns() - t0;
+		ps_hist_add(&ps_io_hist, io);
+		ps_hist_add(&f->io_hist, io);
 		PS_COUNT(read_calls, 1);
 		if (n > 0) {
 			if (ps_opt.ninject)

@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 #include <uthash.h>
 
+#include "hist.h"
 #include "pageshim.h"
 
 struct ps_region;
@@ -63,6 +64,7 @@ struct ps_file {
 	uint64_t sums_pages;            /* pages `sums` covers */
 	struct ps_file *parked_next;    /* unused, its descriptors kept (file.c) */
 	struct pageshim_file_counts counts;     /* atomic, FILE_COUNT */
+	struct ps_hist fault_hist, io_hist;     /* its faults' service times, its preads (ns) */
 };
 
 /* Count n into field of f's own counters (pageshim.h). */

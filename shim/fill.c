@@ -18,6 +18,7 @@
 #include "stall.h"
 #include "stats.h"
 #include "store.h"
+#include "trace.h"
 #include "uffd.h"
 #include "writeback.h"
 
@@ -72,8 +73,9 @@ static size_t check_sums(struct ps_region *r, size_t page, size_t valid, const c
 /* Under f->lock (read) and the cache lock: the pages just copied become
  * resident. One the kernel no longer has (a MADV_DONTNEED between the copy
  * and now) goes back to empty, and its budget with it. Returns how many
- * pages stayed; the caller wakes the run when some did not. */
-static size_t commit(struct ps_region *r, size_t page, size_t n, int dirty)
+ * pages stayed; the caller wakes the run when some did not. *refault is set
+ * when the first page had been evicted recently. */
+static size_t commit(struct ps_region *r, size_t page, size_t n, int dirty, int *refault)
 {
 	unsigned char vec[4096];        /* PAGESHIM_READAHEAD is at most 4096 pages */
 	int known = ps_store_held(region_addr(r, page), n, vec) == 0;
@@ -88,7 +90,9 @@ static size_t commit(struct ps_region *r, size_t page, size_t n, int dirty)
 			PS_COUNT(pages_dirtied, 1);
 			kept++;
 		} else {
-			ps_cache_installed(r, page + i, hint);
+			int ghost = ps_cache_installed(r, page + i, hint);
+			if (i == 0)
+				*refault = ghost;
 			kept++;
 		}
 	}
@@ -114,7 +118,10 @@ static ssize_t fill_run(struct ps_fill_ctx *ctx, struct ps_region *r, size_t pag
 	ps_cache_reserve((unsigned)n);
 	for (;;) {
 		uint64_t seq = __atomic_load_n(&f->seq, __ATOMIC_ACQUIRE);
+		uint64_t t_io = ctx->trace ? ps_now_ns() : 0;
 		ssize_t got = file_read(f, buf, n * PS_PAGE, off);
+		if (ctx->trace)
+			ctx->io_ns += ps_now_ns() - t_io;
 		if (got < 0 && n > 1) {
 			/* A bad page must not fail its neighbours, as under the
 			 * kernel: the rest of the run goes back (woken), and the
@@ -165,7 +172,10 @@ static ssize_t fill_run(struct ps_fill_ctx *ctx, struct ps_region *r, size_t pag
 			/* Still under f->lock: a write to the file now waits until these
 			 * pages are resident, and then refreshes them. */
 			ps_cache_lock_commit();
-			kept = commit(r, page, install, dirty);
+			int refault = 0;
+			kept = commit(r, page, install, dirty, &refault);
+			if (refault)
+				ctx->cause = PAGESHIM_CAUSE_REFAULT;
 			FILE_COUNT(f, pages_filled, kept);
 			ps_cache_unlock_commit();
 			if (dirty)
@@ -190,8 +200,10 @@ static ssize_t fill_run(struct ps_fill_ctx *ctx, struct ps_region *r, size_t pag
 	release(r, page + 1, n - 1);
 	/* The faulting page is still ours: a poison marker may take its place. */
 	int poisoned = 0;
-	if (tid && err != EEXIST && err != ENOENT && err != ESRCH)
+	if (tid && err != EEXIST && err != ENOENT && err != ESRCH) {
+		ctx->cause = PAGESHIM_CAUSE_ERROR;
 		poisoned = ps_sigbus_raise(r, page, addr, tid, why ? why : "cannot install page", err);
+	}
 	if (!poisoned)
 		page_store(r, page, PG_EMPTY);
 	/* Waiters fault again and get their own answer (or find the range
@@ -285,6 +297,7 @@ static void fill_spilled(struct ps_fill_ctx *ctx, struct ps_region *r, size_t pa
 		ps_cache_unreserve(1);
 	} else {
 		ps_cache_installed_dirty(r, page);
+		ctx->installed = 1;
 	}
 	ps_cache_unlock();
 	if (err) {
@@ -309,6 +322,7 @@ static void serve_missing(struct ps_fill_ctx *ctx, struct ps_region *r, size_t p
 		case PG_FILLING:
 			/* The fill in progress wakes this thread. A scan that caught up
 			 * with its read-ahead asks for more. */
+			ctx->cause = PAGESHIM_CAUSE_READAHEAD;
 			if (page >= RA_PAGES_MAX)
 				return;
 			ps_readahead_waiting(&r->ra, (uint32_t)page, r->advice, ctx->pages, ahead_distance, &plan);
@@ -318,9 +332,11 @@ static void serve_missing(struct ps_fill_ctx *ctx, struct ps_region *r, size_t p
 			ps_cache_wait();
 			continue;
 		case PG_SPILLED:
+			ctx->cause = PAGESHIM_CAUSE_SPILLED;
 			fill_spilled(ctx, r, page);
 			return;
 		default:                /* resident already: the thread just retries */
+			ctx->cause = PAGESHIM_CAUSE_RESIDENT;
 			ps_uffd_wake(region_addr(r, page), PS_PAGE);
 			return;
 		}
@@ -335,6 +351,7 @@ claimed:;
 		n += claim_more(r, page + 1, plan.now - 1);
 	}
 	ssize_t got = fill_run(ctx, r, page, n, tid, addr, dirty);
+	ctx->installed = got > 0 ? (uint32_t)got : 0;
 	if (!dirty && got == (ssize_t)n)
 		read_ahead(r, &plan, ctx->pages);
 }
@@ -364,33 +381,57 @@ static void serve_wp(struct ps_region *r, size_t page)
 	ps_uffd_wake(region_addr(r, page), PS_PAGE);
 }
 
+/* The fault's record in the trace (under ps_regions_lock: r is alive). */
+static void trace(struct ps_fill_ctx *ctx, const struct ps_region *r, uintptr_t addr,
+		  uint32_t tid, uint64_t service_ns)
+{
+	struct ps_trace_fault t = {
+		.start_ns = ctx->fault_ns, .service_ns = service_ns, .io_ns = ctx->io_ns,
+		.page = r ? r->pgoff + ((addr - r->start) >> PS_PAGE_SHIFT) : 0,
+		.tid = tid, .pages = ctx->installed, .cause = ctx->cause,
+	};
+	ps_trace_fault(ctx->trace, r ? r->file : NULL, &t);
+}
+
 void ps_fault_serve(struct ps_fill_ctx *ctx, const struct uffd_msg *msg)
 {
 	uint64_t t0 = ctx->fault_ns = ps_now_ns();
 	uintptr_t addr = (uintptr_t)msg->arg.pagefault.address;
 	uint64_t flags = msg->arg.pagefault.flags;
+	uint32_t tid = msg->arg.pagefault.feat.ptid;
 	int shared_write = 0;   /* may have made a page dirty (or read a spilled one back) */
+	ctx->io_ns = 0;
+	ctx->installed = 0;
+	ctx->cause = PAGESHIM_CAUSE_FIRST;
 	PS_COUNT(faults, 1);
 	pthread_rwlock_rdlock(&ps_regions_lock);
 	struct ps_region *r = region_find(addr);
 	if (!r) {
 		/* Being unmapped right now: the thread faults again, then finds
 		 * the range gone (SIGSEGV) or mapped anew. */
+		ctx->cause = PAGESHIM_CAUSE_ERROR;
 		ps_uffd_wake(addr & ~(uintptr_t)(PS_PAGE - 1), PS_PAGE);
 	} else {
 		size_t page = (addr - r->start) >> PS_PAGE_SHIFT;
 		FILE_COUNT(r->file, faults, 1);
 		shared_write = !r->private_ && r->wp;
-		if (flags & UFFD_PAGEFAULT_FLAG_WP)
+		if (flags & UFFD_PAGEFAULT_FLAG_WP) {
+			ctx->cause = PAGESHIM_CAUSE_WRITE;
 			serve_wp(r, page);
-		else
-			serve_missing(ctx, r, page, addr, msg->arg.pagefault.feat.ptid,
-				      !!(flags & UFFD_PAGEFAULT_FLAG_WRITE));
+		} else {
+			serve_missing(ctx, r, page, addr, tid, !!(flags & UFFD_PAGEFAULT_FLAG_WRITE));
+		}
 	}
+	/* The thread is running again: what follows is not its wait. */
+	uint64_t service = ps_now_ns() - t0;
+	if (r)
+		ps_hist_add(&r->file->fault_hist, service);
+	if (ctx->trace)
+		trace(ctx, r, addr, tid, service);
 	pthread_rwlock_unlock(&ps_regions_lock);
 	if (shared_write)
 		ps_writeback_dirtied();
-	ps_hist_add(&ps_fault_hist, ps_now_ns() - t0);
+	ps_hist_add(&ps_fault_hist, service);
 }
 
 /* ---- prefetch: read-ahead, MADV_WILLNEED and MAP_POPULATE ---- */

@@ -20,10 +20,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct ps_trace_buf;
+
 struct ps_fill_ctx {
 	void *staging;          /* page-aligned, `pages` pages (O_DIRECT reads land here) */
 	unsigned pages;
-	uint64_t fault_ns;      /* when the fault being served was read (ps_now_ns) */
+	struct ps_trace_buf *trace;     /* NULL: not tracing (trace.h) */
+	/* The fault being served: */
+	uint64_t fault_ns;      /* when it was read (ps_now_ns) */
+	uint64_t io_ns;         /* time in pread, measured only when tracing */
+	uint32_t installed;     /* pages installed */
+	int cause;              /* enum pageshim_trace_cause */
 };
 
 struct ps_region;

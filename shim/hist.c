@@ -14,8 +14,7 @@ static unsigned bucket_of(uint64_t v)
 	return (msb - 3) * PS_HIST_SUB + sub;
 }
 
-/* Smallest value in bucket b (a double: the last bucket ends at 2^64). */
-static double bucket_low(unsigned b)
+double ps_hist_bucket_low(unsigned b)
 {
 	if (b < PS_HIST_SUB)
 		return b;
@@ -68,6 +67,6 @@ double ps_hist_quantile(const struct ps_hist *h, double q)
 		b++;
 	if (b < PS_HIST_SUB)
 		return b;
-	double mid = (bucket_low(b) + bucket_low(b + 1)) / 2, max = (double)LOAD(h->max);
+	double mid = (ps_hist_bucket_low(b) + ps_hist_bucket_low(b + 1)) / 2, max = (double)LOAD(h->max);
 	return mid < max ? mid : max;
 }

@@ -35,4 +35,8 @@ uint64_t ps_hist_count_at_most(const struct ps_hist *h, uint64_t v);
  * sample. 0 when empty. */
 double ps_hist_quantile(const struct ps_hist *h, double q);
 
+/* Smallest value in bucket b, 0 .. PS_HIST_BUCKETS (a double: the bucket
+ * after the last starts at 2^64). */
+double ps_hist_bucket_low(unsigned b);
+
 #endif

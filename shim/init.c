@@ -24,6 +24,7 @@
 #include "sigbus.h"
 #include "stats.h"
 #include "store.h"
+#include "trace.h"
 #include "uffd.h"
 #include "writeback.h"
 
@@ -120,6 +121,7 @@ static void fork_child(void)
 	 * thread does not share, and would take it for a reader. */
 	regions_lock_init();
 	ps_store_fork_child();
+	ps_trace_fork_child();
 	int err = ps_uffd_fork_child();
 	if (!err)
 		err = rearm_regions();
@@ -194,6 +196,7 @@ static int start_service(void)
 	}
 	unsigned inflight = 2 * ps_opt.handlers * ps_opt.readahead;
 	ps_store_init();
+	ps_trace_init(ps_opt.trace_file);       /* before the handlers take their buffers */
 	if ((err = ps_sigbus_init()) || (err = ps_coherence_init()) || (err = ps_cache_init(ps_opt.cache_size, inflight)) ||
 	    (err = ps_uffd_start(ps_opt.handlers, ps_opt.readahead)) ||
 	    (err = ps_prefetch_start(ps_opt.handlers, ps_opt.readahead)) || (err = ps_writeback_start()) ||
@@ -245,6 +248,7 @@ void ps_leaving(int exiting)
 	if (__atomic_load_n(&service, __ATOMIC_ACQUIRE) == SVC_READY) {
 		ps_writeback_all();
 		ps_live_stop();
+		ps_trace_flush();
 	}
 	if (exiting && state != ST_NEW && ps_opt.stats_file[0]) {
 		int err = ps_stats_write_json(ps_opt.stats_file);

@@ -50,8 +50,7 @@ void ps_live_start(void)
 	ps_live_publish();
 }
 
-/* The files with the most faults, most first, into files[]; how many. */
-static unsigned top_files(struct pageshim_live_file *files)
+unsigned ps_live_top_files(struct pageshim_live_file *files, unsigned max)
 {
 	unsigned n = 0;
 	sigset_t saved;
@@ -62,9 +61,9 @@ static unsigned top_files(struct pageshim_live_file *files)
 		unsigned at = n;
 		while (at > 0 && files[at - 1].counts.faults < c.faults)
 			at--;
-		if (at == PAGESHIM_LIVE_FILES)
+		if (at == max)
 			continue;
-		if (n < PAGESHIM_LIVE_FILES)
+		if (n < max)
 			n++;
 		memmove(&files[at + 1], &files[at], (n - 1 - at) * sizeof *files);
 		c.pages_filled = __atomic_load_n(&f->counts.pages_filled, __ATOMIC_RELAXED);
@@ -73,6 +72,8 @@ static unsigned top_files(struct pageshim_live_file *files)
 		c.io_errors = __atomic_load_n(&f->counts.io_errors, __ATOMIC_RELAXED);
 		c.checksum_mismatches = __atomic_load_n(&f->counts.checksum_mismatches, __ATOMIC_RELAXED);
 		files[at].counts = c;
+		ps_latency_summary(&f->fault_hist, &files[at].fault_latency);
+		ps_latency_summary(&f->io_hist, &files[at].io_latency);
 		size_t len = strlen(f->path), room = sizeof files[at].path - 1;
 		/* a long path keeps its end, which names the file */
 		snprintf(files[at].path, sizeof files[at].path, "%s%s", len > room ? "..." : "",
@@ -90,7 +91,7 @@ void ps_live_publish(void)
 	struct timespec now;
 	static struct pageshim_live_file files[PAGESHIM_LIVE_FILES];   /* the watcher's alone */
 	static struct pageshim_live_site sites[PAGESHIM_LIVE_SITES];
-	unsigned nfiles = top_files(files), nsites = ps_stall_live(sites, PAGESHIM_LIVE_SITES);
+	unsigned nfiles = ps_live_top_files(files, PAGESHIM_LIVE_FILES), nsites = ps_stall_live(sites, PAGESHIM_LIVE_SITES);
 	ps_stats_snapshot(&st);
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	__atomic_add_fetch(&live->seq, 1, __ATOMIC_ACQ_REL);   /* odd: being written */

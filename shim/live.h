@@ -9,6 +9,11 @@
 void ps_live_start(void);
 /* Copy the counters into it (the watcher thread, once a second). */
 void ps_live_publish(void);
+/* The managed files with the most faults, most first, into files[] (at
+ * most max): counters, latency percentiles, path (its end, when long).
+ * Returns how many. */
+struct pageshim_live_file;
+unsigned ps_live_top_files(struct pageshim_live_file *files, unsigned max);
 /* Remove it (exit, exec). */
 void ps_live_stop(void);
 

@@ -19,11 +19,7 @@ int ps_log_set_file(const char *path)
 	if (!path[0])
 		return 0;
 	char name[PS_PATH_MAX];
-	const char *pid = strstr(path, "%p");
-	if (pid)
-		snprintf(name, sizeof name, "%.*s%d%s", (int)(pid - path), path, (int)getpid(), pid + 2);
-	else
-		snprintf(name, sizeof name, "%s", path);
+	ps_path_expand(path, name, sizeof name);
 	int fd = open(name, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return -errno;

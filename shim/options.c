@@ -5,6 +5,7 @@
 #include <fnmatch.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 enum kind { K_SIZE, K_UINT, K_ONE_IN, K_BOOL, K_CHOICE, K_GLOBS, K_PATH, K_INJECT };
 
@@ -56,6 +57,9 @@ static const struct option_def defs[] = {
 	{ "PAGESHIM_LOG_FILE", K_PATH, "", "a path; %p becomes the process id",
 	  "pageshim's messages (SIGBUS reports among them) also go to this file, appended",
 	  F(log_file), 0, 0 },
+	{ "PAGESHIM_TRACE", K_PATH, "", "a path; %p becomes the process id",
+	  "record every fault served here, for pageshim report (40 bytes a fault; created at "
+	  "the first fault, truncated)", F(trace_file), 0, 0 },
 	{ "PAGESHIM_ON_CORRUPT", K_CHOICE, "warn", "warn or sigbus",
 	  "a page re-read with a different checksum: warn and use the new bytes, or raise SIGBUS",
 	  F(on_corrupt), 0, 0, corrupt_names },
@@ -404,4 +408,13 @@ int ps_options_path_selected(const struct ps_options *o, const char *path)
 	if (o->include[0] && !globs_match(o->include, path))
 		return 0;
 	return !(o->exclude[0] && globs_match(o->exclude, path));
+}
+
+void ps_path_expand(const char *path, char *out, size_t outlen)
+{
+	const char *pid = strstr(path, "%p");
+	if (pid)
+		snprintf(out, outlen, "%.*s%d%s", (int)(pid - path), path, (int)getpid(), pid + 2);
+	else
+		snprintf(out, outlen, "%s", path);
 }

@@ -49,6 +49,7 @@ struct ps_options {
 	char exclude[PS_GLOBS_MAX];
 	char stats_file[PS_PATH_MAX];
 	char log_file[PS_PATH_MAX];
+	char trace_file[PS_PATH_MAX];
 	struct ps_inject_rule inject[PS_INJECT_RULES];
 	unsigned ninject;
 };
@@ -72,6 +73,9 @@ int ps_parse_size(const char *s, uint64_t ram, uint64_t *out);
 void ps_options_help(FILE *f);
 
 /* Does `path` pass PAGESHIM_INCLUDE / PAGESHIM_EXCLUDE? */
+/* `path` with "%p" replaced by the process id, into out. */
+void ps_path_expand(const char *path, char *out, size_t outlen);
+
 int ps_options_path_selected(const struct ps_options *o, const char *path);
 
 /* The default budget: a quarter of RAM, and no more than half of a memory

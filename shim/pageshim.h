@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PAGESHIM_STATS_VERSION 3
+#define PAGESHIM_STATS_VERSION 4
 
 /* Monotonic counters, in the order they are emitted. X(name, help). */
 #define PAGESHIM_COUNTERS(X)                                                   \
@@ -79,6 +79,7 @@ struct pageshim_file_counts {
 struct pageshim_live_file {
 	char path[168];             /* cut to fit */
 	struct pageshim_file_counts counts;
+	struct pageshim_latency fault_latency, io_latency;
 };
 
 /* A stall site (README, Stats): where the program waited for faults. */
@@ -103,6 +104,48 @@ struct pageshim_live {
 	struct pageshim_live_file files[PAGESHIM_LIVE_FILES];   /* most faults first */
 	uint32_t nsites, pad3;
 	struct pageshim_live_site sites[PAGESHIM_LIVE_SITES];   /* most waiting first */
+};
+
+/* PAGESHIM_TRACE=FILE: every fault served, for `pageshim report`. The file
+ * is a header, then 40-byte records in the host's byte order, in the order
+ * the handler threads flushed them (each thread's in time order; sort by
+ * time to merge). A file is named by one PAGESHIM_TRACE_FILE record before
+ * its first fault: `pages` holds the length of its path, and the path
+ * follows in the next records' bytes, zero-padded to a whole record. */
+#define PAGESHIM_TRACE_MAGIC "pstrace1"
+struct pageshim_trace_header {
+	char magic[8];              /* PAGESHIM_TRACE_MAGIC, no terminator */
+	uint32_t record_size;       /* sizeof(struct pageshim_trace_rec) */
+	uint32_t page_size;
+	uint64_t start_realtime_ns; /* CLOCK_REALTIME when the trace began */
+	int32_t pid;
+	uint32_t pad;
+};
+
+enum pageshim_trace_type { PAGESHIM_TRACE_FAULT = 1, PAGESHIM_TRACE_FILE = 2 };
+
+/* Why the fault was taken (a FAULT record's `cause`). */
+enum pageshim_trace_cause {
+	PAGESHIM_CAUSE_FIRST = 1,       /* first touch: the page was never read, or long ago */
+	PAGESHIM_CAUSE_REFAULT,         /* the page was evicted recently (a ghost hit) */
+	PAGESHIM_CAUSE_READAHEAD,       /* the page was being read ahead: waited for it */
+	PAGESHIM_CAUSE_WRITE,           /* a resident clean page written for the first time */
+	PAGESHIM_CAUSE_SPILLED,         /* a written page read back from the spill file */
+	PAGESHIM_CAUSE_RESIDENT,        /* already there (another thread's fill won) */
+	PAGESHIM_CAUSE_ERROR,           /* SIGBUS raised, or the range was going away */
+};
+
+struct pageshim_trace_rec {
+	uint64_t time_ns;           /* when the fault was read, since start */
+	uint64_t page;              /* file offset / page_size */
+	uint32_t tid;               /* faulting thread (0 when unknown) */
+	uint32_t pages;             /* pages installed by this fault (FILE: path length) */
+	uint32_t service_ns;        /* fault read to pages installed, at most UINT32_MAX (4.3 s) */
+	uint32_t io_ns;             /* of that, in pread, at most UINT32_MAX */
+	uint16_t file;              /* the file's number, from its FILE record */
+	uint8_t type;               /* enum pageshim_trace_type */
+	uint8_t cause;              /* enum pageshim_trace_cause (FAULT) */
+	uint32_t pad;
 };
 
 #endif

@@ -11,6 +11,7 @@
 #include "options.h"
 #include "pageshim.h"
 #include "sigbus.h"
+#include "stats.h"
 #include "symbols.h"
 
 #define REQUESTS 64             /* stacks asked for and not yet taken */
@@ -142,20 +143,6 @@ int ps_stall_capture(uint32_t tid, void *uc)
 	return 1;
 }
 
-/* Append s (a JSON string's contents) to buf at *o, escaped. */
-static void json_escaped(char *buf, size_t len, size_t *o, const char *s)
-{
-	for (; *s && *o + 7 < len; s++) {
-		if (*s == '"' || *s == '\\')
-			*o += (size_t)snprintf(buf + *o, len - *o, "\\%c", *s);
-		else if ((unsigned char)*s < 0x20)
-			*o += (size_t)snprintf(buf + *o, len - *o, "\\u%04x", (unsigned char)*s);
-		else
-			buf[(*o)++] = *s;
-	}
-	buf[*o] = 0;
-}
-
 /* The sites with the most waiting, most first, into top[max]; how many. */
 static unsigned top_sites(const struct site **top, unsigned max)
 {
@@ -228,14 +215,14 @@ size_t ps_stall_json(char *buf, size_t len)
 		    (unsigned long long)s->count, (unsigned long long)(s->total_ns / 1000),
 		    (unsigned long long)(s->max_ns / 1000));
 		if (o < len)
-			json_escaped(buf, len, &o, s->file);
+			ps_json_escaped(buf, len, &o, s->file);
 		OUT("\", \"offset_min\": %llu, \"offset_max\": %llu, \"stack\": [",
 		    (unsigned long long)s->off_min, (unsigned long long)s->off_max);
 		for (unsigned d = 0; d < s->depth && o < len; d++) {
 			char name[96];
 			OUT("%s\"", d ? ", " : "");
 			if (o < len)
-				json_escaped(buf, len, &o, frame_name(s, d, name));
+				ps_json_escaped(buf, len, &o, frame_name(s, d, name));
 			OUT("\"");
 		}
 		OUT("]}");

@@ -33,6 +33,12 @@ struct ps_gauges {
 void ps_gauges_read(struct ps_gauges *g);   /* implemented by the engine (init.c) */
 
 void ps_stats_snapshot(struct pageshim_stats *st);
+/* A histogram's count and percentiles, in microseconds. */
+void ps_latency_summary(const struct ps_hist *h, struct pageshim_latency *out);
+
+/* Append s to buf at *o as the inside of a JSON string, escaped; stops
+ * short of the end of buf, which stays terminated. */
+void ps_json_escaped(char *buf, size_t len, size_t *o, const char *s);
 
 /* Write the snapshot as one JSON object to `path` (%p = pid). 0 or -errno. */
 int ps_stats_write_json(const char *path);

@@ -18,6 +18,7 @@
 #include "log.h"
 #include "real.h"
 #include "region.h"
+#include "trace.h"
 
 #define HANDLERS_MAX 64
 
@@ -91,7 +92,8 @@ static void *handler_main(void *arg)
 		ps_warn("fault handler %u: no memory for its buffer; the others serve", idx);
 		return NULL;
 	}
-	struct ps_fill_ctx ctx = { .staging = staging, .pages = staging_pages };
+	struct ps_fill_ctx ctx = { .staging = staging, .pages = staging_pages,
+				   .trace = ps_trace_buffer() };
 	for (;;) {
 		struct epoll_event ev;
 		int n = epoll_wait(epfd[idx], &ev, 1, -1);

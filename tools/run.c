@@ -38,6 +38,7 @@ static const struct run_flag flags[] = {
 	{ "slow-us", "US", "PAGESHIM_SLOW_US", 0 },
 	{ "stack-sample", "1/N", "PAGESHIM_STACK_SAMPLE", 0 },
 	{ "inject", "RULES", "PAGESHIM_INJECT", 0 },
+	{ "trace", "FILE", "PAGESHIM_TRACE", 0 },
 };
 #define NFLAGS (sizeof flags / sizeof flags[0])
 #define FLAG_VAL0 256   /* getopt `val` of flags[0]; above every character */
@@ -178,7 +179,7 @@ const struct cli_cmd run_cmd = {
 	.synopsis = "pageshim run [--cache SIZE] [--stats FILE] [--include GLOB] [--exclude GLOB] "
 		    "[--min-size SIZE] [--handlers N] [--readahead PAGES] [--log LEVEL] "
 		    "[--on-corrupt warn|sigbus] [--sigbus-report managed|all] [--slow-us US] [--stack-sample 1/N] "
-		    "[--inject RULES] [--] CMD [ARGS]",
+		    "[--inject RULES] [--trace FILE] [--] CMD [ARGS]",
 	.summary = "run CMD with its file mappings served by libpageshim.so",
 	.main = run_main,
 	.help = run_help,

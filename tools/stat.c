@@ -34,6 +34,13 @@ static void json_string(const char *s)
 	putchar('"');
 }
 
+static void json_latency(const char *name, const struct pageshim_latency *l)
+{
+	printf(",\"%s\":{\"count\":%llu,\"p50\":%llu,\"p99\":%llu,\"p999\":%llu,\"max\":%llu}", name,
+	       (unsigned long long)l->count, (unsigned long long)l->p50_us, (unsigned long long)l->p99_us,
+	       (unsigned long long)l->p999_us, (unsigned long long)l->max_us);
+}
+
 static double per_s(uint64_t a, uint64_t b, double secs)
 {
 	return b >= a && secs > 0 ? (double)(b - a) / secs : 0;
@@ -133,10 +140,13 @@ static int stat_main(int argc, char **argv)
 			printf("%s{\"path\":", i ? "," : "");
 			json_string(f->path);
 			printf(",\"faults\":%llu,\"pages_filled\":%llu,\"bytes_read\":%llu,\"evicted_pages\":%llu,"
-			       "\"io_errors\":%llu,\"checksum_mismatches\":%llu}",
+			       "\"io_errors\":%llu,\"checksum_mismatches\":%llu",
 			       (unsigned long long)f->counts.faults, (unsigned long long)f->counts.pages_filled,
 			       (unsigned long long)f->counts.bytes_read, (unsigned long long)f->counts.evicted_pages,
 			       (unsigned long long)f->counts.io_errors, (unsigned long long)f->counts.checksum_mismatches);
+			json_latency("fault_latency_us", &f->fault_latency);
+			json_latency("io_latency_us", &f->io_latency);
+			putchar('}');
 		}
 		printf("],\"stall_sites\":[");
 		for (unsigned i = 0; i < b.nsites; i++) {
@@ -156,14 +166,18 @@ static int stat_main(int argc, char **argv)
 		printf("]}\n");
 	} else {
 		report_table(stdout, &r);
-		printf("\n  files, most faults first:\n  %10s %10s %10s %10s %7s  %s\n", "faults", "filled", "MB read",
-		       "evicted", "errors", "path");
+		printf("\n  files, most faults first (fault service time, since the file was mapped):\n"
+		       "  %10s %10s %10s %10s %7s %8s %8s %8s  %s\n", "faults", "filled", "MB read",
+		       "evicted", "errors", "p50 us", "p99 us", "max us", "path");
 		for (unsigned i = 0; i < b.nfiles; i++) {
 			const struct pageshim_file_counts *k = &b.files[i].counts;
-			printf("  %10llu %10llu %10.1f %10llu %7llu  %s\n", (unsigned long long)k->faults,
+			const struct pageshim_latency *lat = &b.files[i].fault_latency;
+			printf("  %10llu %10llu %10.1f %10llu %7llu %8llu %8llu %8llu  %s\n", (unsigned long long)k->faults,
 			       (unsigned long long)k->pages_filled, (double)k->bytes_read / 1e6,
 			       (unsigned long long)k->evicted_pages,
-			       (unsigned long long)(k->io_errors + k->checksum_mismatches), b.files[i].path);
+			       (unsigned long long)(k->io_errors + k->checksum_mismatches),
+			       (unsigned long long)lat->p50_us, (unsigned long long)lat->p99_us,
+			       (unsigned long long)lat->max_us, b.files[i].path);
 		}
 		printf("\n  stall sites, most waiting first:\n  %10s %10s %10s  %s\n", "faults", "total ms",
 		       "max ms", "file offsets; stack");

@@ -141,14 +141,17 @@ static void draw_files(const struct row *r)
 	mvprintw(0, 0, "pageshim top - files of process %ld (%s), most faults first  (Esc or Backspace: back, q: quit)",
 		 r->pid, r->comm);
 	attron(A_REVERSE);
-	mvprintw(2, 0, "%10s %10s %9s %10s %6s  %s", "FAULTS", "FILLED", "MB READ", "EVICTED", "ERR", "PATH");
+	mvprintw(2, 0, "%10s %10s %9s %10s %6s %8s %8s  %s", "FAULTS", "FILLED", "MB READ", "EVICTED", "ERR",
+		 "P99 US", "MAX US", "PATH");
 	attroff(A_REVERSE);
 	for (unsigned i = 0; i < r->now.nfiles && (int)i + 3 < LINES; i++) {
 		const struct pageshim_live_file *f = &r->now.files[i];
-		mvprintw((int)i + 3, 0, "%10llu %10llu %9.1f %10llu %6llu  %s", (unsigned long long)f->counts.faults,
-			 (unsigned long long)f->counts.pages_filled, (double)f->counts.bytes_read / 1e6,
-			 (unsigned long long)f->counts.evicted_pages,
-			 (unsigned long long)(f->counts.io_errors + f->counts.checksum_mismatches), f->path);
+		mvprintw((int)i + 3, 0, "%10llu %10llu %9.1f %10llu %6llu %8llu %8llu  %s",
+			 (unsigned long long)f->counts.faults, (unsigned long long)f->counts.pages_filled,
+			 (double)f->counts.bytes_read / 1e6, (unsigned long long)f->counts.evicted_pages,
+			 (unsigned long long)(f->counts.io_errors + f->counts.checksum_mismatches),
+			 (unsigned long long)f->fault_latency.p99_us, (unsigned long long)f->fault_latency.max_us,
+			 f->path);
 	}
 	refresh();
 }

@@ -81,6 +81,10 @@ data = [f for f in s["files"] if f["path"] == sys.argv[3]]
 want(len(data) == 1 and data[0] == s["files"][0], "the data file first among the files")
 want(data[0]["pages_filled"] >= 8192 and data[0]["bytes_read"] >= 32 << 20 and data[0]["evicted_pages"] > 0,
      "the data file: every page filled and read once at least, pages evicted")
+fl, io = data[0]["fault_latency_us"], data[0]["io_latency_us"]
+want(0 < fl["count"] <= data[0]["faults"] and fl["p50"] <= fl["p99"] <= fl["max"] and fl["max"] >= 20000
+     and 0 < io["count"] and io["max"] <= fl["max"],
+     "the data file's own latency: its faults counted, the 20 ms delay its slowest, its I/O within")
 site = [t for t in s["stall_sites"] if t["file"] == sys.argv[3] and t["offset_min"] == 0]
 want(len(site) >= 1 and site[0]["max_us"] >= 20000 and len(site[0]["stack"]) >= 1,
      "a stall site of 20 ms or more at offset 0 of the data file, with a stack")
