@@ -11,8 +11,9 @@
 # It prints each configuration's median ops/s, the median over rounds of its
 # ratio to `none` in the same round, and its median fault service time
 # (pageshim's own histogram, from the stats file). The stats themselves
-# cannot be switched off: build/statcost times their per-fault work alone
-# (every add contended), set against the fault service time here.
+# cannot be switched off: build/statcost times their per-fault work alone,
+# on one thread and on two with every add contended, set against the fault
+# service time here.
 #
 # Environment: COST_FILE_MB (1024), COST_CACHE_MB (64), COST_SECONDS (3),
 # COST_ROUNDS (7). About 1.5 minutes with the defaults.
@@ -51,9 +52,9 @@ for ((r = 1; r <= rounds; r++)); do
 	done
 done
 
-python3 - "$work" "$rounds" "$("$root/build/statcost")" <<'PY'
+python3 - "$work" "$rounds" "$("$root/build/statcost" 1)" "$("$root/build/statcost" 2)" <<'PY'
 import json, os, statistics as st, sys
-work, rounds, stat_ns = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+work, rounds, stat_ns, stat_contended_ns = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
 def bench(c, r): return json.loads(open(f"{work}/{c}-{r}.json").readline())["ops_per_s"]
 def p50(c, r): return json.load(open(f"{work}/{c}-{r}.stats.json"))["fault_latency_us"]["p50"]
 print("| configuration | ops/s (median) | ratio to none (median of rounds) | fault p50 us |")
@@ -69,6 +70,7 @@ extra = st.median(p50("all", r) - p50("none", r) for r in range(1, rounds + 1))
 print(f"\ntrace: {st.median(s / f for s, f in zip(size, faults)):.1f} bytes per fault")
 print(f"one stack sample: about {extra:.0f} us added to its fault (p50 all - p50 none); "
       f"at 1/1000, {extra / 1000 / base * 100:.3f}% of a fault")
-print(f"stats: {stat_ns:.0f} ns of bookkeeping per fault, contended (build/statcost): "
-      f"{stat_ns / 1000 / base * 100:.2f}% of the median fault here ({base:.0f} us)")
+print(f"stats: {stat_ns:.0f} ns of bookkeeping per fault, {stat_contended_ns:.0f} ns with every add "
+      f"contended (build/statcost 1, 2): {stat_ns / 1000 / base * 100:.2f}% and "
+      f"{stat_contended_ns / 1000 / base * 100:.2f}% of the median fault here ({base:.0f} us)")
 PY
