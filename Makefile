@@ -20,7 +20,7 @@ endif
 B := build
 # Debian packages the build and the tests need
 DEPS := libxxhash-dev uthash-dev libunwind-dev sqlite3 lmdb-utils libncurses-dev liburing-dev \
-	liblmdb-dev fio kyotocabinet-utils
+	liblmdb-dev fio kyotocabinet-utils libjson-c-dev
 
 SHIM_SRC := $(wildcard shim/*.c)
 SHIM_OBJ := $(SHIM_SRC:shim/%.c=$(B)/shim/%.o)
@@ -60,7 +60,7 @@ $(B)/tools/%.o: tools/%.c $(wildcard tools/*.h) $(wildcard shim/*.h) | $(B)/tool
 
 $(B)/pageshim: $(TOOL_OBJ) $(B)/shim/options.o $(B)/shim/hist.o
 	@echo "  LD  $@"
-	$(Q)$(CC) $(CFLAGS) -o $@ $^ -lm -luring -lncurses
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ -lm -luring -lncurses -ljson-c
 
 # Unit tests link the library's objects directly (no LD_PRELOAD, no interposition).
 $(B)/tests/unit/%: tests/unit/%.c tests/helpers.h $(filter-out $(B)/shim/interpose.o,$(SHIM_OBJ)) | $(B)/tests/unit

@@ -29,7 +29,7 @@ struct cli_cmd {
 	void (*help)(FILE *f);
 };
 
-extern const struct cli_cmd run_cmd, bench_cmd, ab_cmd, stat_cmd, top_cmd;
+extern const struct cli_cmd run_cmd, bench_cmd, ab_cmd, stat_cmd, top_cmd, report_cmd;
 
 /* Print "pageshim NAME: message" on stderr and exit with `code`. */
 _Noreturn void cli_die(const struct cli_cmd *c, int code, const char *fmt, ...)

@@ -4,14 +4,17 @@
  *   pageshim bench [flags]                 a read workload over a mapped file
  *   pageshim ab    [flags] -- CMD [ARGS]   CMD under the kernel's mmap and under
  *                                          pageshim, in equal memory cgroups
+ *   pageshim report FILE [--svg DIR]       a trace or stats file as a summary
+ *                                          and pictures
  *
- * Each subcommand lives in its own file (run.c, bench.c, ab.c) and is listed in
- * `cmds` below; cli.h holds what they share. */
+ * Each subcommand lives in its own file (run.c, bench.c, ab.c, report_cmd.c,
+ * ...) and is listed in `cmds` below; cli.h holds what they share. */
 #include "cli.h"
 
 #include <string.h>
 
-static const struct cli_cmd *const cmds[] = { &run_cmd, &bench_cmd, &ab_cmd, &stat_cmd, &top_cmd };
+static const struct cli_cmd *const cmds[] = { &run_cmd, &bench_cmd, &ab_cmd, &stat_cmd, &top_cmd,
+					      &report_cmd };
 #define NCMDS (sizeof cmds / sizeof cmds[0])
 
 static void usage(FILE *f)
