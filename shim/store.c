@@ -144,6 +144,7 @@ void ps_store_drop_locked(uintptr_t addr, size_t len)
 
 #define PM_PRESENT (1ULL << 63)
 #define PM_SWAPPED (1ULL << 62)
+#define PAGEMAP_CHUNK 64        /* entries per read: 512 bytes of stack */
 
 int ps_store_held(uintptr_t addr, size_t n, unsigned char *vec)
 {
@@ -154,9 +155,11 @@ int ps_store_held(uintptr_t addr, size_t n, unsigned char *vec)
 			vec[i] &= 1;
 		return 0;
 	}
-	uint64_t e[512];
+	/* Few entries a read: this runs in ps_writeback_dying too, on the
+	 * program's alternate signal stack, which may be small (SIGSTKSZ). */
+	uint64_t e[PAGEMAP_CHUNK];
 	for (size_t i = 0; i < n; ) {
-		size_t k = n - i < 512 ? n - i : 512;
+		size_t k = n - i < PAGEMAP_CHUNK ? n - i : PAGEMAP_CHUNK;
 		off_t at = (off_t)((addr >> PS_PAGE_SHIFT) + i) * 8;
 		ssize_t got = real.pread(pagemap, e, k * 8, at);
 		if (got < 8)
