@@ -407,13 +407,15 @@ int ps_munmap(void *addr, size_t len)
 /* Do regions cover [start, end) one after another, as one mapping of the
  * kernel's would: one file, its pages in order, one protection and type?
  * (The kernel merges neighbouring mappings that agree, as after an
- * mprotect that was undone; pageshim keeps the regions it split.) */
+ * mprotect that was undone; pageshim keeps the regions it split. Its
+ * madvise advice is part of the mapping's flags, so it must agree too.)
+ * The range must begin and end on region edges (split_at). */
 static int one_kernel_mapping(uintptr_t start, uintptr_t end)
 {
 	const struct ps_region *first = region_find(start), *r = first;
 	for (uintptr_t at = start; r && r->start == at; r = region_find(at)) {
 		if (r->file != first->file || r->prot != first->prot || r->private_ != first->private_ ||
-		    r->wp != first->wp || r->forked != first->forked ||
+		    r->wp != first->wp || r->forked != first->forked || r->advice != first->advice ||
 		    r->pgoff != first->pgoff + ((at - first->start) >> PS_PAGE_SHIFT))
 			return 0;
 		at = region_end(r);
@@ -501,12 +503,15 @@ void *ps_mremap(void *old, size_t old_size, size_t new_size, int flags, void *ne
 				writeback_or_warn(o + newp * PS_PAGE, o + oldp * PS_PAGE);
 				forget_range(o + newp * PS_PAGE, o + oldp * PS_PAGE);
 			}
-		} else if (!one_kernel_mapping(o, o + oldp * PS_PAGE)) {
-			errno = EFAULT;         /* the kernel's answer across mappings */
-		} else if (merge_range(o, o + oldp * PS_PAGE)) {
-			errno = ENOMEM;
 		} else {
-			merged = 1;
+			/* a range from the middle of one region into the next */
+			split_at(o, o + oldp * PS_PAGE);
+			if (!one_kernel_mapping(o, o + oldp * PS_PAGE))
+				errno = EFAULT;         /* the kernel's answer across mappings */
+			else if (merge_range(o, o + oldp * PS_PAGE))
+				errno = ENOMEM;
+			else
+				merged = 1;
 		}
 		if (!merged)
 			goto out;
@@ -885,12 +890,16 @@ int ps_munlockall(void)
 	return ret;
 }
 
+/* The advice of [start, start+len): like the kernel, which keeps it in the
+ * mapping's flags, split the regions where it begins and ends. */
 static void set_advice(uintptr_t start, size_t len, int advice)
 {
+	uintptr_t end = start + pages_of(len) * PS_PAGE;
 	struct ps_region *r;
 	sigset_t saved;
-	regions_enter(0, &saved);
-	for (size_t i = region_first_after(start); (r = region_at(i)) && r->start < start + len; i++)
+	regions_enter(1, &saved);
+	split_at(start, end);
+	for (size_t i = region_first_after(start); (r = region_at(i)) && r->start < end; i++)
 		r->advice = advice;
 	regions_leave(&saved);
 }

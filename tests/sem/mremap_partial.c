@@ -29,6 +29,13 @@
  *   7. private writable, two pages written: the same with PROT_NONE, then
  *      the whole moved and grown: the written pages move with it, and
  *      pageshim keeps serving it as one region.
+ *   8. shared writable, two pages written: a read-only mprotect of pages
+ *      [4,8) undone, and the kernel merged the parts back: pages [2,10), from
+ *      the middle of one part into the middle of another, move (MREMAP_FIXED)
+ *      with their bytes, and the pages on either side stay (pageshim: three
+ *      regions, the moved one whole); then MADV_RANDOM on two pages of the
+ *      moved range makes them a mapping of their own (advice is in the
+ *      mapping's flags), so growing the range is EFAULT.
  * At the end of each part every mapping is synced and unmapped, and the file
  * equals the model (pread on a descriptor of its own). Under pageshim the
  * first mappings of parts 2 to 4 were managed and stayed so. */
@@ -218,6 +225,34 @@ int main(void)
 	      "7: expected the regions merged into one, got %llu live", U(b.mappings_live - a.mappings_live));
 	ok(munmap(q, P(MP + 4)));
 	end_part("7: the file");
+
+	DOING("8. shared writable, an mprotect undone, a range across the parts moved, then advice on a part");
+	stats_get(&a);
+	m = start_part(8, O_RDWR, PROT_READ | PROT_WRITE, MAP_SHARED);
+	store(m, 3, 3, 0x83, 1);
+	store(m, 5, 5, 0x85, 1);
+	ok(mprotect(m + P(4), P(4), PROT_READ));
+	ok(mprotect(m + P(4), P(4), PROT_READ | PROT_WRITE));
+	dst = reserve(8);
+	q = xmremap(m + P(2), P(8), P(8), MREMAP_MAYMOVE | MREMAP_FIXED, dst, "8");
+	expect_bytes(q, model + P(2), P(8), "8: the moved range");
+	expect_bytes(m, model, P(2), "8: the pages before it");
+	expect_bytes(m + P(10), model + P(10), P(MP - 10), "8: the pages after it");
+	expect_signal(m + P(2), 0, SIGSEGV, SEGV_MAPERR, "8: the range it left");
+	stats_get(&b);
+	expect_managed(&a, &b, 1, "8: the mapping");
+	check(!T.shim || b.mappings_live == a.mappings_live + 3,
+	      "8: expected three regions live, got %llu", U(b.mappings_live - a.mappings_live));
+	ok(madvise(q + P(2), P(2), MADV_RANDOM));
+	errno = 0;
+	check(mremap(q, P(8), P(10), MREMAP_MAYMOVE) == MAP_FAILED && errno == EFAULT,
+	      "8: mremap across two advices: expected EFAULT, got %s", strerror(errno));
+	store(q, 0, 2, 0x82, 1);
+	ok(msync(q, P(8), MS_SYNC));
+	ok(munmap(q, P(8)));
+	ok(munmap(m, P(2)));
+	ok(munmap(m + P(10), P(MP - 10)));
+	end_part("8: the file");
 
 	note("mremap_partial: parts of mappings moved, grown and left behind keep every byte");
 	return 0;
