@@ -429,6 +429,8 @@ void ps_fault_serve(struct ps_fill_ctx *ctx, const struct uffd_msg *msg)
 	if (ctx->trace)
 		trace(ctx, r, addr, tid, service);
 	pthread_rwlock_unlock(&ps_regions_lock);
+	if (ctx->trace)
+		ps_trace_commit(ctx->trace);
 	if (shared_write)
 		ps_writeback_dirtied();
 	ps_hist_add(&ps_fault_hist, service);

@@ -158,6 +158,12 @@ void ps_trace_fault(struct ps_trace_buf *b, const struct ps_file *f, const struc
 		.service_ns = clamp32(t->service_ns), .io_ns = clamp32(t->io_ns),
 		.file = (uint16_t)id, .type = PAGESHIM_TRACE_FAULT, .cause = (uint8_t)t->cause,
 	};
+	pthread_mutex_unlock(&b->lock);
+}
+
+void ps_trace_commit(struct ps_trace_buf *b)
+{
+	pthread_mutex_lock(&b->lock);
 	if (b->n == BUF_RECORDS)
 		flush_buf(b);
 	pthread_mutex_unlock(&b->lock);
