@@ -75,9 +75,12 @@ unsigned ps_live_top_files(struct pageshim_live_file *files, unsigned max)
 		ps_latency_summary(&f->fault_hist, &files[at].fault_latency);
 		ps_latency_summary(&f->io_hist, &files[at].io_latency);
 		size_t len = strlen(f->path), room = sizeof files[at].path - 1;
-		/* a long path keeps its end, which names the file */
-		snprintf(files[at].path, sizeof files[at].path, "%s%s", len > room ? "..." : "",
-			 f->path + (len > room ? len - room + 3 : 0));
+		/* a long path keeps its end, which names the file, cut where a
+		 * UTF-8 character begins (not at its continuation bytes) */
+		const char *end = f->path + (len > room ? len - room + 3 : 0);
+		while ((*end & 0xc0) == 0x80)
+			end++;
+		snprintf(files[at].path, sizeof files[at].path, "%s%s", len > room ? "..." : "", end);
 	}
 	regions_leave(&saved);
 	return n;

@@ -59,18 +59,24 @@ static int append(char *buf, size_t len, size_t *o, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 static int append(char *buf, size_t len, size_t *o, const char *fmt, ...)
 {
+	if (*o >= len)
+		return -ENOSPC;
 	va_list ap;
 	va_start(ap, fmt);
 	int n = vsnprintf(buf + *o, len - *o, fmt, ap);
 	va_end(ap);
-	if (n < 0 || (size_t)n >= len - *o)
+	if (n < 0 || (size_t)n >= len - *o) {
+		*o = len;       /* sticky: nothing more is appended, and the caller sees it at the end */
 		return -ENOSPC;
+	}
 	*o += (size_t)n;
 	return 0;
 }
 
 void ps_json_escaped(char *buf, size_t len, size_t *o, const char *s)
 {
+	if (*o >= len)
+		return;
 	for (; *s && *o + 7 < len; s++) {
 		if (*s == '"' || *s == '\\')
 			*o += (size_t)snprintf(buf + *o, len - *o, "\\%c", *s);

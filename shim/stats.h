@@ -37,7 +37,8 @@ void ps_stats_snapshot(struct pageshim_stats *st);
 void ps_latency_summary(const struct ps_hist *h, struct pageshim_latency *out);
 
 /* Append s to buf at *o as the inside of a JSON string, escaped; stops
- * short of the end of buf, which stays terminated. */
+ * short of the end of buf, which stays terminated (nothing when *o is
+ * already at or past len). */
 void ps_json_escaped(char *buf, size_t len, size_t *o, const char *s);
 
 /* Write the snapshot as one JSON object to `path` (%p = pid). 0 or -errno. */
