@@ -412,9 +412,15 @@ int ps_options_path_selected(const struct ps_options *o, const char *path)
 
 void ps_path_expand(const char *path, char *out, size_t outlen)
 {
-	const char *pid = strstr(path, "%p");
-	if (pid)
-		snprintf(out, outlen, "%.*s%d%s", (int)(pid - path), path, (int)getpid(), pid + 2);
-	else
-		snprintf(out, outlen, "%s", path);
+	size_t o = 0;
+	for (const char *p = path; *p && o + 1 < outlen; p++) {
+		if (p[0] == '%' && p[1] == 'p') {
+			int n = snprintf(out + o, outlen - o, "%d", (int)getpid());
+			o = n < 0 ? o : o + (size_t)n < outlen ? o + (size_t)n : outlen - 1;
+			p++;
+		} else {
+			out[o++] = *p;
+		}
+	}
+	out[o] = 0;
 }

@@ -72,8 +72,8 @@ int ps_parse_size(const char *s, uint64_t ram, uint64_t *out);
 /* Print every variable with its form, default and meaning. */
 void ps_options_help(FILE *f);
 
-/* Does `path` pass PAGESHIM_INCLUDE / PAGESHIM_EXCLUDE? */
-/* `path` with "%p" replaced by the process id, into out. */
+/* `path` with every "%p" replaced by the process id, into out (cut to
+ * fit, outlen > 0). */
 void ps_path_expand(const char *path, char *out, size_t outlen);
 
 int ps_options_path_selected(const struct ps_options *o, const char *path);

@@ -257,6 +257,22 @@ static void test_path_selected(void)
 	}
 }
 
+/* Every %p becomes the pid; the result is cut to fit and terminated. */
+static void test_path_expand(void)
+{
+	char want[128], got[128], small[8];
+	int pid = (int)getpid();
+	snprintf(want, sizeof want, "/tmp/a.%d/b.%d.json%%", pid, pid);
+	ps_path_expand("/tmp/a.%p/b.%p.json%", got, sizeof got);
+	check(!strcmp(got, want), "ps_path_expand: expected \"%s\", got \"%s\"", want, got);
+	ps_path_expand("no-pid", got, sizeof got);
+	check(!strcmp(got, "no-pid"), "ps_path_expand without %%p: got \"%s\"", got);
+	snprintf(want, sizeof want, "ab%d", pid);
+	ps_path_expand("ab%pcdefgh", small, sizeof small);
+	check(!strncmp(small, want, sizeof small - 1) && strlen(small) == sizeof small - 1,
+	      "ps_path_expand cut to %zu bytes: got \"%s\"", sizeof small, small);
+}
+
 static void test_help(void)
 {
 	char *text = NULL;
@@ -282,6 +298,7 @@ int main(void)
 	test_good_values();
 	test_bad_values();
 	test_path_selected();
+	test_path_expand();
 	test_help();
 	note("options: all cases pass");
 	return 0;
