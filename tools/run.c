@@ -177,7 +177,7 @@ static int run_main(int argc, char **argv)
 const struct cli_cmd run_cmd = {
 	.name = "run",
 	.synopsis = "pageshim run [--cache SIZE] [--stats FILE] [--include GLOB] [--exclude GLOB] "
-		    "[--min-size SIZE] [--handlers N] [--readahead PAGES] [--log LEVEL] "
+		    "[--min-size SIZE] [--handlers N] [--readahead PAGES] [--log LEVEL] [--log-file FILE] "
 		    "[--on-corrupt warn|sigbus] [--sigbus-report managed|all] [--slow-us US] [--stack-sample 1/N] "
 		    "[--inject RULES] [--trace FILE] [--] CMD [ARGS]",
 	.summary = "run CMD with its file mappings served by libpageshim.so",
