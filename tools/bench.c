@@ -1,6 +1,6 @@
-/* bench.c - `pageshim bench`: read a file through mmap or pread from N
- * threads for S seconds, verify every word, report throughput, latency,
- * memory and faults.
+/* bench.c - `pageshim bench`: read (and write) a file through mmap or
+ * pread from N threads for S seconds, verify every word read, report
+ * throughput, latency, memory and faults.
  *
  * Run it bare for the kernel's numbers and under `pageshim run` for the
  * shim's; the workload is the same. This file reads the flags, prepares
@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 const char *const bench_pattern_names[] = { "random", "seq", "zipf:THETA", "scan+hot", NULL };
@@ -64,7 +65,7 @@ static void bench_help(FILE *f)
 	      "  --hot SIZE        scan+hot: the hot set, the file's first SIZE bytes\n"
 	      "                    (default a quarter of the file)\n"
 	      "  --threads N       reader threads, 1 to 1024 (default 1)\n"
-	      "  --depth N         pread-direct: reads in flight per thread, 1 to 1024, each\n"
+	      "  --depth N         pread-direct: accesses in flight per thread, 1 to 1024, each\n"
 	      "                    thread with its own io_uring above 1 (default 1: pread)\n"
 	      "  --seconds S       how long to read (default 10); 0 only prepares the file\n"
 	      "  --access BYTES    bytes per read, a multiple of 8 (4K for pread-direct),\n"
@@ -74,15 +75,18 @@ static void bench_help(FILE *f)
 	      "  --io IO           mmap (MAP_SHARED, PROT_READ, default), pread, or\n"
 	      "                    pread-direct (O_DIRECT, page-aligned buffer)\n"
 	      "  --seed N          seed of the random positions (default 1)\n"
-	      "  --read-ratio R    share of reads among accesses; only 1.0 for now (writes\n"
-	      "                    wait for pageshim's write path)\n"
+	      "  --read-ratio R    share of reads among accesses, 0 to 1 (default 1); the\n"
+	      "                    others write the block's own pattern back (through the\n"
+	      "                    mapping, now writable, or with pwrite), then the file is\n"
+	      "                    synced (msync MS_SYNC or fdatasync) after the timed phase\n"
 	      "  --series FILE     also write ops per second as CSV \"second,ops\"\n"
 	      "  --json            one JSON object on one line instead of the table\n"
 	      "  --help            this text\n"
 	      "Word at offset o holds a 64-bit mix of o, and every read is checked: a wrong\n"
 	      "word prints its offset, expected and got, and exits 1. The report gives ops/s,\n"
-	      "MB/s, ops in each full second, latency p50/p99/p99.9/max (us, per read incl.\n"
-	      "its check; with --depth above 1, from submission to completion), for scan+hot\n"
+	      "MB/s, ops in each full second, latency p50/p99/p99.9/max (us, per access incl.\n"
+	      "a read's check; with --depth above 1, from submission to completion), with\n"
+	      "writes their count and the final sync's seconds, for scan+hot\n"
 	      "the hot readers' ops/s, latency and hit ratio (the share of their reads done\n"
 	      "within 20 us, so from memory) and the scanner's ops/s, peak RSS of the\n"
 	      "process, major/minor faults and user/system CPU of the timed phase, the\n"
@@ -109,15 +113,16 @@ static void parse_pattern(struct bench_cfg *c, const char *v)
 		cli_bad_value(&bench_cmd, "pattern", v, "zipf:THETA with 0 < THETA < 1, e.g. zipf:0.99");
 }
 
-/* --read-ratio: accepted and checked now, but only 1.0 can run. */
-static void parse_read_ratio(const char *v)
+/* --read-ratio: a number in [0, 1]. */
+static double parse_read_ratio(const char *v)
 {
 	char *end;
 	errno = 0;
 	double r = strtod(v, &end);
-	if (errno || end == v || *end || r != 1.0)
-		cli_bad_value(&bench_cmd, "read-ratio", v, "1.0: only reads for now; writes through "
-			      "a MAP_SHARED mapping wait for pageshim's write path");
+	if (errno || end == v || *end || !(r >= 0 && r <= 1))
+		cli_bad_value(&bench_cmd, "read-ratio", v, "a number from 0 (only writes) to 1 "
+			      "(only reads, the default), e.g. 0.7");
+	return r;
 }
 
 /* Read the flags into *c; exits EXIT_USAGE on anything malformed. */
@@ -140,7 +145,7 @@ static void parse_flags(struct bench_cfg *c, int argc, char **argv)
 		case OPT_SEED: c->seed = cli_uint(me, "seed", optarg, 0, UINT64_MAX); break;
 		case OPT_JSON: c->json = 1; break;
 		case OPT_HOT: c->hot = cli_size(me, "hot", optarg, 8, MAX_FILE); break;
-		case OPT_READ_RATIO: parse_read_ratio(optarg); break;
+		case OPT_READ_RATIO: c->read_ratio = parse_read_ratio(optarg); break;
 		case OPT_SERIES: c->series_path = optarg; break;
 		}
 	}
@@ -212,13 +217,16 @@ static void open_target(struct bench_target *t)
 				"--access block and fit in the %llu-byte file",
 				(unsigned long long)(c->hot ? c->hot : t->size / 4),
 				(unsigned long long)t->size);
-	t->fd = open(c->path, O_RDONLY | O_CLOEXEC | (c->io == IO_DIRECT ? O_DIRECT : 0));
+	int writes = c->read_ratio < 1;
+	t->fd = open(c->path, (writes ? O_RDWR : O_RDONLY) | O_CLOEXEC |
+		      (c->io == IO_DIRECT ? O_DIRECT : 0));
 	if (t->fd < 0)
 		cli_die(&bench_cmd, EXIT_RUN_FAILED, "open %s%s: %s", c->path,
 			c->io == IO_DIRECT ? " with O_DIRECT" : "", strerror(errno));
 	int rc = 0;
 	if (c->io == IO_MMAP) {
-		t->map = mmap(NULL, t->size, PROT_READ, MAP_SHARED, t->fd, 0);
+		t->map = mmap(NULL, t->size, PROT_READ | (writes ? PROT_WRITE : 0), MAP_SHARED,
+			      t->fd, 0);
 		if (t->map == MAP_FAILED)
 			cli_die(&bench_cmd, EXIT_RUN_FAILED, "mmap %s: %s", c->path, strerror(errno));
 		rc = madvise((void *)t->map, t->size, madv[c->advice]) ? errno : 0;
@@ -228,6 +236,20 @@ static void open_target(struct bench_target *t)
 	if (rc)
 		cli_die(&bench_cmd, EXIT_RUN_FAILED, "advice %s on %s: %s",
 			bench_advice_names[c->advice], c->path, strerror(rc));
+}
+
+/* With writes: write back what is still dirty, as a program that wants its
+ * writes durable would, and time it (r->sync_seconds). */
+static void sync_writes(const struct bench_target *t, struct bench_result *r)
+{
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	int rc = t->map ? msync(t->map, t->size, MS_SYNC) : fdatasync(t->fd);
+	if (rc)
+		cli_die(&bench_cmd, EXIT_RUN_FAILED, "%s %s after the writes: %s",
+			t->map ? "msync" : "fdatasync", t->cfg->path, strerror(errno));
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	r->sync_seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 }
 
 /* Say why the workers could not start (rc: -errno) and, for io_uring, the
@@ -255,8 +277,9 @@ static _Noreturn void report_start(const struct bench_cfg *c, const char *step, 
 static _Noreturn void report_fault(const struct bench_target *t, const struct bench_fault *f)
 {
 	if (f->err)
-		cli_die(&bench_cmd, EXIT_RUN_FAILED, "read of %zu bytes at offset %llu of %s: %s",
-			t->cfg->access, (unsigned long long)f->offset, t->cfg->path,
+		cli_die(&bench_cmd, EXIT_RUN_FAILED, "%s of %zu bytes at offset %llu of %s: %s",
+			f->write ? "write" : "read", t->cfg->access,
+			(unsigned long long)f->offset, t->cfg->path,
 			strerror(f->err));
 	cli_die(&bench_cmd, EXIT_RUN_FAILED, "verification failed in %s at offset %llu (0x%llx): "
 		"expected 0x%016llx, got 0x%016llx (was the file written by pageshim bench?)",
@@ -282,7 +305,7 @@ static int bench_main(int argc, char **argv)
 {
 	struct bench_cfg cfg = { .pattern = PAT_RANDOM, .pattern_text = "random",
 				 .io = IO_MMAP, .advice = ADV_NORMAL, .threads = 1, .depth = 1,
-				 .seconds = 10, .access = PAGE, .seed = 1 };
+				 .seconds = 10, .access = PAGE, .seed = 1, .read_ratio = 1 };
 	parse_flags(&cfg, argc, argv);
 	check_flags(&cfg);
 	struct bench_target t = { .cfg = &cfg, .size = prepare_file(&cfg) };
@@ -298,6 +321,8 @@ static int bench_main(int argc, char **argv)
 		report_start(&cfg, r.start_step, rc);
 	if (r.failed)
 		report_fault(&t, &r.fault);
+	if (cfg.read_ratio < 1)
+		sync_writes(&t, &r);
 	if (cfg.series_path)
 		write_series(cfg.series_path, &r);
 	bench_report(&t, &r);
@@ -310,8 +335,8 @@ const struct cli_cmd bench_cmd = {
 	.synopsis = "pageshim bench --file PATH [--size SIZE] [--pattern random|seq|zipf:THETA|scan+hot] "
 		    "[--hot SIZE] [--threads N] [--depth N] [--seconds S] [--access BYTES] "
 		    "[--advice normal|random|sequential] [--io mmap|pread|pread-direct] [--seed N] "
-		    "[--read-ratio 1.0] [--series FILE] [--json]",
-	.summary = "a verified read workload over a file, through mmap or pread",
+		    "[--read-ratio R] [--series FILE] [--json]",
+	.summary = "a verified read (and write) workload over a file, through mmap or pread",
 	.main = bench_main,
 	.help = bench_help,
 };

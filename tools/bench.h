@@ -38,16 +38,19 @@ struct bench_cfg {
 	double seconds;         /* 0: only prepare the file */
 	size_t access;          /* bytes per access; offsets are multiples of it */
 	uint64_t seed;          /* of the access positions, not of the data */
+	double read_ratio;      /* share of accesses that read; the others write the
+				 * block's pattern back, so every later read still checks */
 	const char *series_path; /* CSV "second,ops" written here, or NULL */
 	int json;
 };
 
-/* The file the workers read: one descriptor (O_DIRECT for IO_DIRECT), and
- * for IO_MMAP the whole file mapped MAP_SHARED, PROT_READ. */
+/* The file the workers access: one descriptor (O_DIRECT for IO_DIRECT;
+ * O_RDWR when some accesses write), and for IO_MMAP the whole file mapped
+ * MAP_SHARED, PROT_READ (PROT_WRITE too when some accesses write). */
 struct bench_target {
 	const struct bench_cfg *cfg;
 	int fd;
-	const char *map;
+	char *map;
 	uint64_t size;
 	uint64_t slots;         /* size / access: the positions an access can take */
 	uint64_t hot_slots;     /* PAT_SCAN_HOT: the hot set's positions, [0, hot_slots) */
@@ -57,11 +60,15 @@ struct bench_target {
 struct bench_fault {
 	uint64_t offset, expected, got;
 	int err;                /* positive errno, or 0 for a wrong word */
+	int write;              /* the I/O error was a write's */
 };
 
 struct bench_result {
 	double elapsed;         /* seconds, first access to last */
 	uint64_t ops;
+	uint64_t writes;        /* the share of ops that wrote */
+	double sync_seconds;    /* with writes: the msync(MS_SYNC) or fdatasync after
+				 * the timed phase, which writes back what is still dirty */
 	uint64_t scan_ops;      /* PAT_SCAN_HOT: the scanner's share of ops */
 	uint64_t *series;       /* ops in each full second since the start (malloc'd) */
 	size_t series_n;
@@ -93,9 +100,15 @@ uint64_t data_word(uint64_t off);
  * pattern. Returns 0, or -1 with the first wrong word in *f. */
 int data_check(const void *buf, uint64_t off, size_t len, struct bench_fault *f);
 
+/* Write the pattern of the `len` bytes at file offset off into buf. */
+void data_fill(void *buf, uint64_t off, size_t len);
+
 /* pread exactly n bytes at off, over EINTR and short reads. Returns 0, or
  * -errno (-EIO when the file ends first). */
 int data_pread_full(int fd, void *buf, size_t n, uint64_t off);
+
+/* pwrite exactly n bytes at off, over EINTR and short writes. 0 or -errno. */
+int data_pwrite_full(int fd, const void *buf, size_t n, uint64_t off);
 
 /* Write the pattern into a new `size`-byte file at path (through
  * path.tmp, fsync'd, then renamed over path). Returns 0 or -errno. */

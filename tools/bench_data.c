@@ -1,4 +1,5 @@
-/* bench_data.c - the bench file's content, its creation, and reading it.
+/* bench_data.c - the bench file's content, its creation, reading and
+ * writing it.
  *
  * Every 8-byte word holds a mix of its own offset, so any read can be
  * verified on the spot (no second read, no reference copy) and a word
@@ -21,6 +22,13 @@
 uint64_t data_word(uint64_t off)
 {
 	return mix64(off ^ DATA_SEED);
+}
+
+void data_fill(void *buf, uint64_t off, size_t len)
+{
+	uint64_t *w = buf;
+	for (size_t i = 0; i < len / 8; i++)
+		w[i] = data_word(off + 8 * i);
 }
 
 int data_check(const void *buf, uint64_t off, size_t len, struct bench_fault *f)
@@ -53,8 +61,7 @@ int data_pread_full(int fd, void *buf, size_t n, uint64_t off)
 	return 0;
 }
 
-/* pwrite exactly n bytes at off, over EINTR and short writes. 0 or -errno. */
-static int pwrite_full(int fd, const void *buf, size_t n, uint64_t off)
+int data_pwrite_full(int fd, const void *buf, size_t n, uint64_t off)
 {
 	size_t done = 0;
 	while (done < n) {
@@ -77,9 +84,8 @@ static int fill(int fd, uint64_t size)
 	int rc = 0;
 	for (uint64_t off = 0; off < size && !rc; off += CREATE_CHUNK) {
 		size_t n = size - off < CREATE_CHUNK ? (size_t)(size - off) : CREATE_CHUNK;
-		for (size_t i = 0; i < n / 8; i++)
-			chunk[i] = data_word(off + 8 * i);
-		rc = pwrite_full(fd, chunk, n, off);
+		data_fill(chunk, off, n);
+		rc = data_pwrite_full(fd, chunk, n, off);
 	}
 	free(chunk);
 	if (!rc && fsync(fd))

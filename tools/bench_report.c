@@ -35,9 +35,9 @@ static void add_workload(struct report *r, const struct bench_target *t)
 	report_text(r, "io", "io", bench_io_names[c->io]);
 	report_text(r, "advice", "advice", bench_advice_names[c->advice]);
 	report_count(r, "threads", "threads", "", c->threads);
-	report_count(r, "depth", "reads in flight per thread", "", c->depth);
+	report_count(r, "depth", "accesses in flight per thread", "", c->depth);
 	report_count(r, "access_bytes", "access size", "bytes", c->access);
-	report_real(r, "read_ratio", "read ratio", "", 1.0, 2);
+	report_real(r, "read_ratio", "read ratio", "", c->read_ratio, 2);
 }
 
 static double tv_seconds(struct timeval tv)
@@ -83,6 +83,10 @@ static void add_results(struct report *r, const struct bench_target *t,
 	const struct rusage *u = &res->usage;
 	report_real(r, "seconds", "elapsed", "s", res->elapsed, 2);
 	report_count(r, "ops", "accesses", "", res->ops);
+	if (t->cfg->read_ratio < 1) {
+		report_count(r, "writes", "of which writes", "", res->writes);
+		report_real(r, "sync_s", "final msync/fdatasync", "s", res->sync_seconds, 3);
+	}
 	report_real(r, "ops_per_s", "ops/s", "", ops_per_s(res), 0);
 	report_real(r, "mb_per_s", "MB/s", "(10^6 bytes)",
 		 ops_per_s(res) * (double)t->cfg->access / 1e6, 1);

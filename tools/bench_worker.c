@@ -1,7 +1,8 @@
 /* bench_worker.c - the threads of `pageshim bench`: each reads and checks
- * one block after another until time is up or an access fails; with
- * --depth N above 1 (O_DIRECT pread only), each keeps N reads in flight
- * on its own io_uring instead, as fio's iodepth does.
+ * one block after another until time is up or an access fails (or, for the
+ * share --read-ratio leaves to writes, writes the block's own pattern
+ * back); with --depth N above 1 (O_DIRECT pread only), each keeps N
+ * accesses in flight on its own io_uring instead, as fio's iodepth does.
  *
  * A thread keeps its own counters and histogram (no shared cache lines on
  * the hot path); they are merged after the join, except the ops count,
@@ -24,6 +25,7 @@
 
 #define GOLDEN 0x9e3779b97f4a7c15ULL    /* splitmix64's increment */
 #define ZIPF_SCATTER 0x7a697066ULL      /* "zipf": rank -> slot hash key */
+#define WRITE_KEY 0x7772697465ULL       /* "write": seeds the read-or-write draws */
 /* zeta(n) is summed term by term up to here, then integrated: the error of
  * the integral past 2^20 terms is far below a double's precision. */
 #define ZETA_EXACT_TERMS (1u << 20)
@@ -44,10 +46,11 @@ struct crew {
 	sem_t ended;                    /* posted by a worker whose access failed */
 };
 
-/* --depth above 1: the read in buffer i of a worker. */
+/* --depth above 1: the access in buffer i of a worker. */
 struct flight {
 	uint64_t off;
 	uint64_t t0;                    /* queued at, just before its submit (ns) */
+	int write;
 };
 
 /* Cache-line aligned: each thread writes only its own worker's lines. */
@@ -56,14 +59,17 @@ struct worker {
 	pthread_t tid;
 	unsigned id;
 	uint64_t rng;                   /* PAT_RANDOM: splitmix64 state */
+	uint64_t op_rng;                /* read or write: splitmix64 state of its own, so
+					 * the positions do not depend on --read-ratio */
 	uint64_t next, lo, hi;          /* PAT_SEQ: cursor in this thread's stripe */
 	void *buf;                      /* pread target, page-aligned (O_DIRECT): depth
 					 * buffers of cfg->access bytes, one after another */
 	struct io_uring ring;           /* --depth above 1: this thread's, depth entries */
 	int ring_up;                    /* ring to be torn down */
-	unsigned in_flight;             /* reads the kernel took and has not completed */
+	unsigned in_flight;             /* accesses the kernel took and has not completed */
 	struct flight *flight;          /* --depth above 1: depth of them */
 	_Atomic uint64_t ops;           /* written by this thread only; summed live */
+	uint64_t writes;
 	int failed;
 	struct bench_fault fault;
 	struct ps_hist hist;
@@ -155,6 +161,13 @@ static uint64_t next_slot(struct worker *w)
 	return slot;
 }
 
+/* Is w's next access a write? With probability 1 - read_ratio. */
+static int next_is_write(struct worker *w)
+{
+	double r = w->crew->t->cfg->read_ratio;
+	return r < 1 && (double)(mix64(w->op_rng += GOLDEN) >> 11) * 0x1p-53 >= r;
+}
+
 /* The read of the block at off into buf ended with rc (0 or -errno): check
  * its bytes. 0, or -1 with w->fault filled. */
 static int check_read(struct worker *w, const void *buf, uint64_t off, int rc)
@@ -166,10 +179,41 @@ static int check_read(struct worker *w, const void *buf, uint64_t off, int rc)
 	return data_check(buf, off, w->crew->t->cfg->access, &w->fault);
 }
 
-/* Read and verify the block at off. 0, or -1 with w->fault filled. */
+/* A write of the block at off ended with rc (0 or -errno): count it, or
+ * fill w->fault. 0 or -1. */
+static int write_done(struct worker *w, uint64_t off, int rc)
+{
+	if (rc) {
+		w->fault = (struct bench_fault){ .offset = off, .err = -rc, .write = 1 };
+		return -1;
+	}
+	w->writes++;
+	return 0;
+}
+
+/* Write the block at off (its own pattern, through the mapping or with
+ * pwrite). 0, or -1 with w->fault filled. */
+static int write_one(struct worker *w, uint64_t off)
+{
+	const struct bench_target *t = w->crew->t;
+	size_t len = t->cfg->access;
+	int rc = 0;
+	if (t->cfg->io == IO_MMAP) {
+		data_fill(t->map + off, off, len);
+	} else {
+		data_fill(w->buf, off, len);
+		rc = data_pwrite_full(t->fd, w->buf, len, off);
+	}
+	return write_done(w, off, rc);
+}
+
+/* Read and verify the block at off, or write it. 0, or -1 with w->fault
+ * filled. */
 static int access_one(struct worker *w, uint64_t off)
 {
 	const struct bench_target *t = w->crew->t;
+	if (next_is_write(w))
+		return write_one(w, off);
 	if (t->cfg->io == IO_MMAP)
 		return data_check(t->map + off, off, t->cfg->access, &w->fault);
 	return check_read(w, w->buf, off, data_pread_full(t->fd, w->buf, t->cfg->access, off));
@@ -189,22 +233,29 @@ static void count_op(struct worker *w)
 			      memory_order_relaxed);
 }
 
-/* Queue the read of the next block into buffer i (not yet submitted). The
- * SQE is never missing: the ring has depth entries and each of the depth
- * buffers has at most one read queued or in flight. */
+/* Queue the next block's read into buffer i, or its write from it (not yet
+ * submitted). The SQE is never missing: the ring has depth entries and
+ * each of the depth buffers has at most one access queued or in flight. */
 static void ring_prep(struct worker *w, unsigned i)
 {
 	size_t len = w->crew->t->cfg->access;
+	char *buf = (char *)w->buf + (size_t)i * len;
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&w->ring);
-	w->flight[i] = (struct flight){ .off = next_slot(w) * len, .t0 = now_ns() };
-	io_uring_prep_read(sqe, w->crew->t->fd, (char *)w->buf + (size_t)i * len, (unsigned)len,
-			   w->flight[i].off);
+	uint64_t off = next_slot(w) * len;
+	int write = next_is_write(w);
+	if (write)
+		data_fill(buf, off, len);
+	w->flight[i] = (struct flight){ .off = off, .t0 = now_ns(), .write = write };
+	if (write)
+		io_uring_prep_write(sqe, w->crew->t->fd, buf, (unsigned)len, off);
+	else
+		io_uring_prep_read(sqe, w->crew->t->fd, buf, (unsigned)len, off);
 	io_uring_sqe_set_data64(sqe, i);
 }
 
-/* Submit the queued reads; i is one of them, blamed if this fails. 0, or
- * -1 with w->fault filled. Only what the kernel took counts in flight: a
- * read it refuses still completes (with its error), and any it left
+/* Submit the queued accesses; i is one of them, blamed if this fails. 0,
+ * or -1 with w->fault filled. Only what the kernel took counts in flight:
+ * an access it refuses still completes (with its error), and any it left
  * queued go with the next submit. */
 static int ring_submit(struct worker *w, unsigned i)
 {
@@ -215,19 +266,20 @@ static int ring_submit(struct worker *w, unsigned i)
 	if (rc == 0 && queued && !w->in_flight)
 		rc = -EAGAIN;   /* nothing taken and nothing to wait for */
 	if (rc < 0) {
-		w->fault = (struct bench_fault){ .offset = w->flight[i].off, .err = -rc };
+		w->fault = (struct bench_fault){ .offset = w->flight[i].off, .err = -rc,
+						 .write = w->flight[i].write };
 		return -1;
 	}
 	w->in_flight += (unsigned)rc;
 	return 0;
 }
 
-/* Wait for one of w's reads, note its latency (submission to completion),
- * check its bytes (check_read, as access_one), and put its buffer's index in *i.
- * 0, or -1 with w->fault filled. A short read is finished synchronously
- * with data_pread_full, as the pread path does, so the end of the file is
- * -EIO; a read cut by EINTR is redone the same way; any other error fails
- * the access. */
+/* Wait for one of w's accesses, note its latency (submission to
+ * completion), check a read's bytes (check_read, as access_one), and put
+ * its buffer's index in *i. 0, or -1 with w->fault filled. A short access
+ * is finished synchronously with data_pread_full or data_pwrite_full, as
+ * the pread path does, so the end of the file is -EIO for a read; one cut
+ * by EINTR is redone the same way; any other error fails the access. */
 static int ring_reap(struct worker *w, unsigned *i)
 {
 	const struct bench_target *t = w->crew->t;
@@ -249,12 +301,13 @@ static int ring_reap(struct worker *w, unsigned *i)
 	size_t done = res > 0 ? (size_t)res : 0;
 	rc = res < 0 && res != -EINTR ? res : 0;
 	if (!rc && done < len)
-		rc = data_pread_full(t->fd, buf + done, len - done, f->off + done);
+		rc = f->write ? data_pwrite_full(t->fd, buf + done, len - done, f->off + done)
+			      : data_pread_full(t->fd, buf + done, len - done, f->off + done);
 	ps_hist_add(&w->hist, now_ns() - f->t0);
-	return check_read(w, buf, f->off, rc);
+	return f->write ? write_done(w, f->off, rc) : check_read(w, buf, f->off, rc);
 }
 
-/* Wait out, uncounted, the reads still in flight: their buffers must not
+/* Wait out, uncounted, the accesses still in flight: their buffers must not
  * be freed under them. */
 static void ring_drain(struct worker *w)
 {
@@ -270,8 +323,9 @@ static void ring_drain(struct worker *w)
 	}
 }
 
-/* --depth N above 1: fill the N buffers, then as each read completes,
- * check and count it and put the next block's read in its place. */
+/* --depth N above 1: start N accesses, one per buffer, then as each
+ * completes, check and count it and put the next block's access in its
+ * place. */
 static void run_ring(struct worker *w)
 {
 	struct crew *c = w->crew;
@@ -328,6 +382,7 @@ static int worker_init(struct worker *w, struct crew *c, unsigned i, const char 
 	w->crew = c;
 	w->id = i;
 	w->rng = mix64(cfg->seed + i * GOLDEN);
+	w->op_rng = mix64((cfg->seed ^ WRITE_KEY) + i * GOLDEN);
 	w->lo = w->next = c->t->slots * i / cfg->threads;
 	w->hi = c->t->slots * (i + 1) / cfg->threads;
 	if (is_scanner(w)) {
@@ -416,6 +471,7 @@ static void collect(struct worker *w, unsigned n, struct bench_result *r)
 {
 	for (unsigned i = 0; i < n; i++) {
 		r->ops += w[i].ops;
+		r->writes += w[i].writes;
 		ps_hist_merge(&r->latency, &w[i].hist);
 		if (is_scanner(&w[i]))
 			r->scan_ops = w[i].ops;

@@ -60,6 +60,13 @@ expect_stats() {
 	[ "$faults" -gt 0 ] || fail "$2: expected faults > 0 in $1, got $faults"
 }
 
+# json_get FILE EXPR: a Python expression over the JSON object j on FILE's
+# first line (pageshim bench --json).
+json_get() {
+	python3 -c 'import json, sys; j = json.loads(open(sys.argv[1]).readline()); print(eval(sys.argv[2]))' "$1" "$2" ||
+		fail "cannot read $2 from $1: $(head -c 300 "$1")"
+}
+
 # same FILE1 FILE2 WHAT: identical files, else the first differences.
 same() {
 	cmp -s "$1" "$2" && return 0
