@@ -8,6 +8,7 @@
 #include <sys/mman.h>
 
 #include "cache.h"
+#include "external.h"
 #include "file.h"
 #include "guard.h"
 #include "init.h"
@@ -55,13 +56,17 @@ static void report_changed(struct ps_region *r, uint64_t fpage)
 }
 
 /* Checksum the pages read and record them; returns how many may be
- * installed (all, or those before a refused one). Under f->lock read. */
-static size_t check_sums(struct ps_region *r, size_t page, size_t valid, const char *data)
+ * installed (all, or those before a refused one). With `own` an own write
+ * was under way during the read: a page it changed is not yet told
+ * (coherence.c forgets its checksum once the write returns), so a change
+ * is taken as that write's, recorded and neither reported nor refused.
+ * Under f->lock read. */
+static size_t check_sums(struct ps_region *r, size_t page, size_t valid, const char *data, int own)
 {
-	int refuse = ps_opt.on_corrupt == PS_CORRUPT_SIGBUS;
+	int refuse = ps_opt.on_corrupt == PS_CORRUPT_SIGBUS && !own;
 	for (size_t i = 0; i < valid; i++) {
 		uint64_t fpage = r->pgoff + page + i;
-		if (file_record_sum(r->file, fpage, file_sum(data + i * PS_PAGE), refuse)) {
+		if (file_record_sum(r->file, fpage, file_sum(data + i * PS_PAGE), refuse) && !own) {
 			report_changed(r, fpage);
 			if (refuse)
 				return i;
@@ -118,6 +123,7 @@ static ssize_t fill_run(struct ps_fill_ctx *ctx, struct ps_region *r, size_t pag
 	ps_cache_reserve((unsigned)n);
 	for (;;) {
 		uint64_t seq = __atomic_load_n(&f->seq, __ATOMIC_ACQUIRE);
+		uint64_t own = ps_external_own_mark();
 		uint64_t t_io = ctx->trace ? ps_now_ns() : 0;
 		ssize_t got = file_read(f, buf, n * PS_PAGE, off);
 		if (ctx->trace)
@@ -156,7 +162,7 @@ static ssize_t fill_run(struct ps_fill_ctx *ctx, struct ps_region *r, size_t pag
 			pthread_rwlock_unlock(&f->lock);
 			continue;
 		}
-		install = check_sums(r, page, valid, buf);
+		install = check_sums(r, page, valid, buf, ps_external_own_since(own));
 		if (install) {
 			/* Counted before the copy wakes anyone, so a thread that reads
 			 * the stats right after its access finds its pages there;

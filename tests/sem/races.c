@@ -3,7 +3,8 @@
  * Each case once made the library show stale bytes, lose a private write or
  * hang a thread (found in review; the kernel's mmap never does):
  *  1. pwrite then read back, while two threads churn a tiny cache: the
- *     read must show the write (a page being evicted is still mapped).
+ *     read must show the write (a page being evicted is still mapped), and
+ *     a page read while the pwrite lands is no checksum mismatch.
  *  2. one thread reads, another drops the pages with MADV_DONTNEED: every
  *     read right, no thread left waiting.
  *  3. a read-around window running past the end of the file while another
@@ -33,6 +34,8 @@ static void *churn(void *u)
 static void write_then_read(void)
 {
 	enum { NP = 64, ITERS = 20000 };
+	struct pageshim_stats a, b;
+	stats_get(&a);
 	char *path = tpath("w");
 	make_file(path, NP * PAGE, SEED);
 	int fd = xopen(path, O_RDWR);
@@ -54,6 +57,10 @@ static void write_then_read(void)
 	stop = 0;
 	ok(munmap((void *)shared_map, NP * PAGE));
 	ok(close(fd));
+	stats_get(&b);
+	check(b.checksum_mismatches == a.checksum_mismatches,
+	      "the process's own pwrites counted as %llu checksum mismatches",
+	      U(b.checksum_mismatches - a.checksum_mismatches));
 }
 
 static volatile uint8_t *drop_map;
