@@ -33,7 +33,7 @@ PROG_SRC := $(wildcard tests/prog/*.c)
 TEST_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/unit/%) $(SEM_SRC:tests/sem/%.c=$(B)/tests/sem/%) \
 	    $(LIB_SRC:tests/lib/%.c=$(B)/tests/lib/%.so) $(PROG_SRC:tests/prog/%.c=$(B)/tests/prog/%)
 
-.PHONY: all deps test demo bench bench-cost clean
+.PHONY: all deps test demo bench bench-cost wp-cost clean
 all: $(B)/libpageshim.so $(B)/pageshim
 
 deps:
@@ -85,7 +85,7 @@ $(B)/tests/prog/%: tests/prog/%.c | $(B)/tests/prog
 $(B)/shim $(B)/tools $(B)/tests/unit $(B)/tests/sem $(B)/tests/lib $(B)/tests/prog:
 	$(Q)mkdir -p $@
 
-test: deps all $(TEST_BIN)
+test: deps all $(TEST_BIN) $(B)/wpcost
 	$(Q)tests/run.sh
 
 demo: deps all
@@ -101,6 +101,13 @@ bench-cost: deps all $(B)/statcost
 $(B)/statcost: tools/bench/statcost.c shim/hist.h $(B)/shim/hist.o
 	@echo "  CC  $<"
 	$(Q)$(CC) $(CFLAGS) -Ishim $< $(B)/shim/hist.o -o $@ -lpthread
+
+wp-cost: deps all $(B)/wpcost
+	$(Q)tools/bench/wpcost.sh
+
+$(B)/wpcost: tools/bench/wpcost.c shim/compat.h
+	@echo "  CC  $<"
+	$(Q)$(CC) $(CFLAGS) -Ishim $< -o $@ -lpthread
 
 clean:
 	rm -rf $(B)

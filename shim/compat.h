@@ -14,9 +14,6 @@
 #ifndef UFFD_FEATURE_WP_ASYNC                   /* 6.7 */
 #define UFFD_FEATURE_WP_ASYNC (1 << 15)
 #endif
-#ifndef UFFD_FEATURE_MOVE                       /* 6.8 */
-#define UFFD_FEATURE_MOVE (1 << 16)
-#endif
 
 #ifndef UFFDIO_POISON
 #define _UFFDIO_POISON (0x08)
@@ -27,6 +24,23 @@ struct uffdio_poison {
 	__s64 updated;
 };
 #define UFFDIO_POISON _IOWR(UFFDIO, _UFFDIO_POISON, struct uffdio_poison)
+#endif
+
+/* PAGEMAP_SCAN (6.7): the written pages of a range under WP_ASYNC, protected
+ * again as they are found. pageshim does not track writes this way (README,
+ * "Writes"); tools/bench/wpcost.c measures it. */
+#ifndef PAGEMAP_SCAN
+struct page_region {
+	__u64 start, end, categories;
+};
+struct pm_scan_arg {
+	__u64 size, flags, start, end, walk_end, vec, vec_len, max_pages;
+	__u64 category_inverted, category_mask, category_anyof_mask, return_mask;
+};
+#define PAGEMAP_SCAN _IOWR('f', 16, struct pm_scan_arg)
+#define PAGE_IS_WRITTEN (1 << 1)
+#define PM_SCAN_WP_MATCHING (1 << 0)
+#define PM_SCAN_CHECK_WPASYNC (1 << 1)
 #endif
 
 #ifndef USERFAULTFD_IOC_NEW                     /* /dev/userfaultfd, 6.1 */
