@@ -19,7 +19,8 @@ int ps_log_set_file(const char *path)
 	if (!path[0])
 		return 0;
 	char name[PS_PATH_MAX];
-	ps_path_expand(path, name, sizeof name);
+	if (ps_path_expand(path, name, sizeof name))
+		return -ENAMETOOLONG;
 	int fd = open(name, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return -errno;

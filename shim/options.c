@@ -410,17 +410,23 @@ int ps_options_path_selected(const struct ps_options *o, const char *path)
 	return !(o->exclude[0] && globs_match(o->exclude, path));
 }
 
-void ps_path_expand(const char *path, char *out, size_t outlen)
+int ps_path_expand(const char *path, char *out, size_t outlen)
 {
 	size_t o = 0;
-	for (const char *p = path; *p && o + 1 < outlen; p++) {
+	const char *p = path;
+	for (; *p && o + 1 < outlen; p++) {
 		if (p[0] == '%' && p[1] == 'p') {
 			int n = snprintf(out + o, outlen - o, "%d", (int)getpid());
-			o = n < 0 ? o : o + (size_t)n < outlen ? o + (size_t)n : outlen - 1;
+			if (n < 0 || o + (size_t)n >= outlen) {
+				out[o] = 0;
+				return -ENAMETOOLONG;
+			}
+			o += (size_t)n;
 			p++;
 		} else {
 			out[o++] = *p;
 		}
 	}
 	out[o] = 0;
+	return *p ? -ENAMETOOLONG : 0;
 }

@@ -72,9 +72,10 @@ int ps_parse_size(const char *s, uint64_t ram, uint64_t *out);
 /* Print every variable with its form, default and meaning. */
 void ps_options_help(FILE *f);
 
-/* `path` with every "%p" replaced by the process id, into out (cut to
- * fit, outlen > 0). */
-void ps_path_expand(const char *path, char *out, size_t outlen);
+/* `path` with every "%p" replaced by the process id, into out (outlen >
+ * 0). 0, or -ENAMETOOLONG when it does not fit: out is then cut and must
+ * not be opened (a shorter name may be another file). */
+int ps_path_expand(const char *path, char *out, size_t outlen);
 
 int ps_options_path_selected(const struct ps_options *o, const char *path);
 

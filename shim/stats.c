@@ -144,7 +144,8 @@ int ps_stats_write_json(const char *path)
 	char file[4200];
 	size_t o = 0;
 	ps_stats_snapshot(&st);
-	ps_path_expand(path, file, sizeof file);
+	if (ps_path_expand(path, file, sizeof file))
+		return -ENAMETOOLONG;
 	append(b, sizeof b, &o, "{\n  \"pid\": %d,\n  \"version\": %u,\n  \"active\": %d", (int)getpid(),
 	       st.version, st.active);
 #define PS_JSON_(name) append(b, sizeof b, &o, ",\n  \"%s\": %llu", #name, (unsigned long long)st.name);

@@ -84,10 +84,11 @@ static int opened(void)
 	if (fd >= 0 || failed)
 		return fd >= 0;
 	char name[PS_PATH_MAX];
-	ps_path_expand(path, name, sizeof name);
-	fd = open(name, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		ps_warn("cannot create the trace %s: %s", name, strerror(errno));
+	int err = ps_path_expand(path, name, sizeof name);
+	if (!err && (fd = open(name, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644)) < 0)
+		err = -errno;
+	if (err) {
+		ps_warn("cannot create the trace %s: %s", name, strerror(-err));
 		__atomic_store_n(&failed, 1, __ATOMIC_RELAXED);
 		return 0;
 	}

@@ -257,7 +257,8 @@ static void test_path_selected(void)
 	}
 }
 
-/* Every %p becomes the pid; the result is cut to fit and terminated. */
+/* Every %p becomes the pid; a result that does not fit is ENAMETOOLONG,
+ * cut and terminated (never a shorter name to open). */
 static void test_path_expand(void)
 {
 	char want[128], got[128], small[8];
@@ -267,10 +268,15 @@ static void test_path_expand(void)
 	check(!strcmp(got, want), "ps_path_expand: expected \"%s\", got \"%s\"", want, got);
 	ps_path_expand("no-pid", got, sizeof got);
 	check(!strcmp(got, "no-pid"), "ps_path_expand without %%p: got \"%s\"", got);
-	snprintf(want, sizeof want, "ab%d", pid);
-	ps_path_expand("ab%pcdefgh", small, sizeof small);
-	check(!strncmp(small, want, sizeof small - 1) && strlen(small) == sizeof small - 1,
-	      "ps_path_expand cut to %zu bytes: got \"%s\"", sizeof small, small);
+	int rc = ps_path_expand("ab%pcdefgh", small, sizeof small);
+	check(rc == -ENAMETOOLONG && strlen(small) < sizeof small,
+	      "ps_path_expand into %zu bytes: expected -ENAMETOOLONG, got %d (\"%s\")", sizeof small,
+	      rc, small);
+	rc = ps_path_expand("abcdefgh", small, sizeof small);
+	check(rc == -ENAMETOOLONG && !strcmp(small, "abcdefg"),
+	      "ps_path_expand of 8 bytes into 8: expected -ENAMETOOLONG, got %d (\"%s\")", rc, small);
+	check(ps_path_expand("abcdefg", small, sizeof small) == 0 && !strcmp(small, "abcdefg"),
+	      "ps_path_expand of 7 bytes into 8: got \"%s\"", small);
 }
 
 static void test_help(void)
