@@ -121,6 +121,9 @@ static void trace_report(const char *file, int fd, const char *dir)
 	if (err == -EPROTO)
 		cli_die(&report_cmd, EXIT_RUN_FAILED, "%s: a trace of another pageshim version, or cut short "
 			"in its header", file);
+	if (err == -EBADMSG)
+		cli_die(&report_cmd, EXIT_RUN_FAILED, "%s: a fault record names file offsets past 2^64 bytes: "
+			"not a trace pageshim wrote", file);
 	if (err)
 		cli_die(&report_cmd, EXIT_RUN_FAILED, "%s: %s", file, strerror(-err));
 	if (t.end < t.size)
@@ -345,8 +348,14 @@ static int report_main(int argc, char **argv)
 	if (!file)
 		cli_usage_error(&report_cmd, "expected a trace or a stats FILE");
 	int fd = open(file, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st))
+		cli_die(&report_cmd, EXIT_RUN_FAILED, "%s: %s", file, strerror(errno));
+	/* the size limits below hold only for a regular file (/dev/zero never ends) */
+	if (!S_ISREG(st.st_mode))
+		cli_die(&report_cmd, EXIT_RUN_FAILED, "%s: not a regular file", file);
 	char magic[8];
-	ssize_t got = fd < 0 ? -1 : pread(fd, magic, sizeof magic, 0);
+	ssize_t got = pread(fd, magic, sizeof magic, 0);
 	if (got < 0)
 		cli_die(&report_cmd, EXIT_RUN_FAILED, "%s: %s", file, strerror(errno));
 	if (got == sizeof magic && !memcmp(magic, PAGESHIM_TRACE_MAGIC, sizeof magic))

@@ -195,7 +195,9 @@ int svg_latency(const char *path, const char *title, const struct ps_hist *h)
 	}
 	/* whole decades of microseconds, from 1 ns up, so that every tick is a power of ten */
 	double lo_us = fmax(ps_hist_bucket_low(first), 1) / 1e3, hi_us = ps_hist_bucket_low(last + 1) / 1e3;
-	struct frame fr = { 80, 50, 700, 320, pow(10, floor(log10(lo_us))), pow(10, ceil(log10(hi_us))),
+	double axis_lo = pow(10, floor(log10(lo_us)));
+	/* at least one decade: every fault under 1 ns would make the axis a point */
+	struct frame fr = { 80, 50, 700, 320, axis_lo, fmax(pow(10, ceil(log10(hi_us))), axis_lo * 10),
 			    0, top * 1.08, LOG, LINEAR };
 	axes(f, &fr, "fault service time (\u00b5s, log scale)", "faults");
 	fprintf(f, "<g id=\"bars\" fill=\"#4878b8\">\n");

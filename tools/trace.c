@@ -45,9 +45,14 @@ static int most_faults_first(const void *a, const void *b)
 	return x->faults < y->faults ? 1 : x->faults > y->faults ? -1 : (x->id > y->id) - (x->id < y->id);
 }
 
-/* One fault into the totals and its file's; tid_seen: a bit per tid. */
+/* One fault into the totals and its file's; tid_seen: a bit per tid.
+ * -EBADMSG for pages past 2^64 bytes, which pageshim never writes. */
 static int count(struct trace *t, uint8_t *tid_seen, const struct pageshim_trace_rec *r)
 {
+	uint64_t ps = t->head.page_size, first, end;
+	if (__builtin_mul_overflow(r->page, ps, &first) ||
+	    __builtin_mul_overflow(r->page + (r->pages ? r->pages : 1), ps, &end) || end <= first)
+		return -EBADMSG;
 	struct trace_file *f = file_of(t, r->file);
 	if (!f)
 		return -ENOMEM;
@@ -55,20 +60,18 @@ static int count(struct trace *t, uint8_t *tid_seen, const struct pageshim_trace
 		tid_seen[r->tid / 8] |= (uint8_t)(1u << r->tid % 8);
 		t->threads++;
 	}
-	uint64_t ps = t->head.page_size, end = r->time_ns + r->service_ns;
+	uint64_t done = r->time_ns + r->service_ns;
 	t->faults++;
 	t->pages += r->pages;
 	t->causes[r->cause < TRACE_CAUSES ? r->cause : 0]++;
-	t->duration_ns = end > t->duration_ns ? end : t->duration_ns;
+	t->duration_ns = done > t->duration_ns ? done : t->duration_ns;
 	ps_hist_add(&t->service, r->service_ns);
 	if (r->io_ns)
 		ps_hist_add(&t->io, r->io_ns);
 	f->faults++;
 	f->pages += r->pages;
 	ps_hist_add(&f->service, r->service_ns);
-	if (r->page * ps < f->off_min)
-		f->off_min = r->page * ps;
-	end = (r->page + (r->pages ? r->pages : 1)) * ps;
+	f->off_min = first < f->off_min ? first : f->off_min;
 	f->off_end = end > f->off_end ? end : f->off_end;
 	return 0;
 }
@@ -86,7 +89,8 @@ int trace_load(int fd, struct trace *t)
 		return -errno;
 	t->map = map;
 	memcpy(&t->head, map, sizeof t->head);
-	if (t->head.record_size != REC || !t->head.page_size)
+	uint32_t ps = t->head.page_size;
+	if (t->head.record_size != REC || ps < 512 || ps > 1u << 30 || (ps & (ps - 1)))
 		return -EPROTO;
 	madvise(map, t->size, MADV_SEQUENTIAL);
 	uint8_t *tid_seen = calloc(TID_LIMIT / 8, 1);

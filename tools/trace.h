@@ -60,8 +60,10 @@ struct trace_heat {
 };
 
 /* Map the trace open on fd and count it into *t (zeroed by the caller).
- * Returns 0; -EPROTO when it is cut short in its header or its records are
- * not of this version's size; -ENOMEM; or an mmap/fstat -errno. A partial
+ * Returns 0; -EPROTO when it is cut short in its header, its records are
+ * not of this version's size or its page size is not a power of two from
+ * 512 bytes to 1 GiB; -EBADMSG for a fault past 2^64 bytes of its file;
+ * -ENOMEM; or an mmap/fstat -errno. A partial
  * record at the end is left out (t->end < t->size). trace_free(t) after,
  * whatever it returned. */
 int trace_load(int fd, struct trace *t);

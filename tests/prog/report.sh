@@ -13,7 +13,10 @@
 #      latency.svg's bars sum to the histogram's count;
 #   3. a trace cut in the middle of a record is read up to there, with a
 #      note; a file that is neither: exit 1; a missing file: exit 1; no
-#      operand or an unknown flag: exit 2.
+#      operand or an unknown flag: exit 2; crafted traces: a fault at page
+#      2^52-1 (its offset would pass 2^64 bytes) and a page size of 1 are
+#      refused with exit 1, every fault served in 0 ns gives a latency.svg
+#      without NaN; /dev/zero is refused at once, not read forever.
 . "$(dirname "$0")/common.bash"
 need_cmd python3
 PS=$B/pageshim
@@ -118,6 +121,39 @@ echo "just text" >"$DIR/neither"
 "$PS" report "$DIR/neither" >/dev/null 2>"$DIR/neither.err"
 [ $? = 1 ] || fail "a file that is neither a trace nor stats: expected exit 1"
 [ -s "$DIR/neither.err" ] || fail "a file that is neither: no message"
+# craft PAGE_SIZE OUT PAGE SERVICE_NS...: the real trace's header with that
+# page size, then one fault of file 0 per SERVICE_NS, the first at page 0
+# and the others at PAGE.
+craft() {
+	python3 - "$TRACE" "$@" <<'EOF'
+import struct, sys
+src, ps, out, page = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+head = bytearray(open(src, "rb").read()[:32])
+assert struct.unpack_from("<I", head, 12)[0] == 4096, "the header's page size is not at byte 12"
+struct.pack_into("<I", head, 12, ps)
+recs = b"".join(struct.pack("<QQIIIIHBBI", 1000 * i, page if i else 0, 7, 1, int(ns), 0, 0, 1, 1, 0)
+                for i, ns in enumerate(sys.argv[5:]))
+open(out, "wb").write(bytes(head) + recs)
+EOF
+}
+craft 4096 "$DIR/far.trace" $((0xFFFFFFFFFFFFF)) 5000 5000 || fail "cannot craft a trace"
+"$PS" report "$DIR/far.trace" --svg "$DIR/svg-far" >/dev/null 2>"$DIR/far.err"
+rc=$?
+[ $rc = 1 ] && grep -q "past 2^64" "$DIR/far.err" ||
+	fail "a fault past 2^64 bytes: expected exit 1 and a reason, got $rc: $(cat "$DIR/far.err")"
+craft 1 "$DIR/ps1.trace" 7 5000 5000 || fail "cannot craft a trace"
+"$PS" report "$DIR/ps1.trace" >/dev/null 2>"$DIR/ps1.err"
+rc=$?
+[ $rc = 1 ] && grep -q "another pageshim version" "$DIR/ps1.err" ||
+	fail "a page size of 1: expected exit 1 and a reason, got $rc: $(cat "$DIR/ps1.err")"
+craft 4096 "$DIR/zero.trace" 3 0 0 0 || fail "cannot craft a trace"
+"$PS" report "$DIR/zero.trace" --svg "$DIR/svg-zero" >/dev/null 2>"$DIR/zero.err" ||
+	fail "faults of 0 ns: exit $?: $(cat "$DIR/zero.err")"
+grep -qi nan "$DIR/svg-zero/latency.svg" && fail "faults of 0 ns: NaN in latency.svg"
+timeout 10 "$PS" report /dev/zero >/dev/null 2>"$DIR/devzero.err"
+rc=$?
+[ $rc = 1 ] && grep -q "not a regular file" "$DIR/devzero.err" ||
+	fail "/dev/zero: expected exit 1 at once, got $rc: $(cat "$DIR/devzero.err")"
 "$PS" report "$DIR/missing" >/dev/null 2>&1
 [ $? = 1 ] || fail "a missing file: expected exit 1"
 "$PS" report >/dev/null 2>&1
