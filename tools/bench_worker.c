@@ -289,7 +289,8 @@ static int ring_reap(struct worker *w, unsigned *i)
 	while ((rc = io_uring_wait_cqe(&w->ring, &cqe)) == -EINTR)
 		;
 	if (rc) {               /* the ring failed, not a read: blame buffer 0's */
-		w->fault = (struct bench_fault){ .offset = w->flight[0].off, .err = -rc };
+		w->fault = (struct bench_fault){ .offset = w->flight[0].off, .err = -rc,
+						 .write = w->flight[0].write };
 		return -1;
 	}
 	*i = (unsigned)io_uring_cqe_get_data64(cqe);
