@@ -543,6 +543,7 @@ void *ps_mremap(void *old, size_t old_size, size_t new_size, int flags, void *ne
 			again->wp = r->wp;
 			again->forked = r->forked;
 			again->prot = r->prot;
+			again->advice = r->advice;
 			r->file->refs++;
 			link_to_file(again, r->file);
 		}
@@ -890,8 +891,26 @@ int ps_munlockall(void)
 	return ret;
 }
 
+/* Merge each region of [lo, hi) with the next while one kernel mapping
+ * would hold both (one_kernel_mapping), as the kernel merges mappings that
+ * agree again. */
+static void merge_agreeing(uintptr_t lo, uintptr_t hi)
+{
+	struct ps_region *r, *n;
+	size_t i = region_first_after(lo);
+	while ((r = region_at(i)) && r->start < hi) {
+		n = region_at(i + 1);
+		if (n && n->start == region_end(r) && n->start < hi &&
+		    one_kernel_mapping(r->start, region_end(n)) && !merge_range(r->start, region_end(n)))
+			continue;       /* r took n's pages: try r's new neighbour */
+		i++;
+	}
+}
+
 /* The advice of [start, start+len): like the kernel, which keeps it in the
- * mapping's flags, split the regions where it begins and ends. */
+ * mapping's flags, split the regions where it begins and ends, then merge
+ * the range with neighbours whose advice is the same again (otherwise
+ * advice given range by range would leave a region per range). */
 static void set_advice(uintptr_t start, size_t len, int advice)
 {
 	uintptr_t end = start + pages_of(len) * PS_PAGE;
@@ -901,6 +920,8 @@ static void set_advice(uintptr_t start, size_t len, int advice)
 	split_at(start, end);
 	for (size_t i = region_first_after(start); (r = region_at(i)) && r->start < end; i++)
 		r->advice = advice;
+	struct ps_region *before = start ? region_find(start - 1) : NULL, *after = region_find(end);
+	merge_agreeing(before ? before->start : start, after ? region_end(after) : end);
 	regions_leave(&saved);
 }
 

@@ -35,7 +35,8 @@
  *      with their bytes, and the pages on either side stay (pageshim: three
  *      regions, the moved one whole); then MADV_RANDOM on two pages of the
  *      moved range makes them a mapping of their own (advice is in the
- *      mapping's flags), so growing the range is EFAULT.
+ *      mapping's flags), so growing the range is EFAULT; MADV_NORMAL on
+ *      them merges it back (pageshim: three regions again) and it grows.
  * At the end of each part every mapping is synced and unmapped, and the file
  * equals the model (pread on a descriptor of its own). Under pageshim the
  * first mappings of parts 2 to 4 were managed and stayed so. */
@@ -247,9 +248,16 @@ int main(void)
 	errno = 0;
 	check(mremap(q, P(8), P(10), MREMAP_MAYMOVE) == MAP_FAILED && errno == EFAULT,
 	      "8: mremap across two advices: expected EFAULT, got %s", strerror(errno));
+	ok(madvise(q + P(2), P(2), MADV_NORMAL));
+	stats_get(&b);
+	check(!T.shim || b.mappings_live == a.mappings_live + 3,
+	      "8: the advice undone: expected three regions live again, got %llu",
+	      U(b.mappings_live - a.mappings_live));
+	q = xmremap(q, P(8), P(9), MREMAP_MAYMOVE, NULL, "8: grown once its advice agrees again");
+	expect_bytes(q, model + P(2), P(9), "8: the grown range");
 	store(q, 0, 2, 0x82, 1);
-	ok(msync(q, P(8), MS_SYNC));
-	ok(munmap(q, P(8)));
+	ok(msync(q, P(9), MS_SYNC));
+	ok(munmap(q, P(9)));
 	ok(munmap(m, P(2)));
 	ok(munmap(m + P(10), P(MP - 10)));
 	end_part("8: the file");
