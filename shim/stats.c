@@ -160,10 +160,10 @@ int ps_stats_write_json(const char *path)
 	append_buckets(b, sizeof b, &o, "fault_hist_ns", &ps_fault_hist);
 	append_buckets(b, sizeof b, &o, "io_hist_ns", &ps_io_hist);
 	append_files(b, sizeof b, &o);
-	if (o < sizeof b)
-		o += ps_stall_json(b + o, sizeof b - o);
-	if (append(b, sizeof b, &o, "\n}\n"))
-		return -ENOSPC;
+	size_t sites = o < sizeof b ? ps_stall_json(b + o, sizeof b - o) : 0;
+	o += sites;
+	if (!sites || append(b, sizeof b, &o, "\n}\n"))
+		return -ENOSPC;         /* refused whole, not written without a part */
 	int fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return -errno;

@@ -153,6 +153,8 @@ void ps_trace_fault(struct ps_trace_buf *b, const struct ps_file *f, const struc
 	if (fd < 0)
 		return;
 	pthread_mutex_lock(&b->lock);
+	if (b->n == BUF_RECORDS)        /* no ps_trace_commit since it filled: never past the end */
+		flush_buf(b);
 	b->rec[b->n++] = (struct pageshim_trace_rec){
 		.time_ns = t->start_ns > start_ns ? t->start_ns - start_ns : 0,
 		.page = t->page, .tid = t->tid, .pages = t->pages,
