@@ -212,6 +212,7 @@ static __thread struct {
 	int fd, regular;
 	dev_t dev;
 	ino_t ino;
+	int own;                /* file_own_begin(dev, ino) done, to end */
 } told __attribute__((tls_model("initial-exec"))) = { .fd = -1 };
 
 /* Is fd a regular file pageshim may manage? (st_dev and st_ino filled.)
@@ -232,22 +233,34 @@ int ps_coherence_writing(int fd)
 	struct stat st;
 	int saved = errno;
 	told.fd = -1;
-	if (fd < 0)
-		return file_count() != 0;
-	if (!file_count() || fstat(fd, &st)) {
+	told.own = 0;
+	if (!file_count())
+		return 0;
+	if (fd < 0) {
+		told.dev = 0;           /* a path: counted against every file */
+		told.ino = 0;
+	} else if (fstat(fd, &st)) {
 		errno = saved;
 		return 0;
+	} else {
+		told.regular = S_ISREG(st.st_mode);
+		told.dev = st.st_dev;
+		told.ino = st.st_ino;
+		told.fd = fd;
+		if (!told.regular || !file_maybe_managed(st.st_dev, st.st_ino))
+			return 0;
 	}
-	told.regular = S_ISREG(st.st_mode);
-	told.dev = st.st_dev;
-	told.ino = st.st_ino;
-	told.fd = fd;
-	return told.regular && file_maybe_managed(st.st_dev, st.st_ino);
+	file_own_begin(told.dev, told.ino);
+	told.own = 1;
+	return 1;
 }
 
 void ps_coherence_written(void)
 {
 	told.fd = -1;
+	if (told.own)
+		file_own_end(told.dev, told.ino);
+	told.own = 0;
 }
 
 void ps_coherence_fd(int fd, uint64_t off, uint64_t len, uint64_t new_size)

@@ -38,7 +38,9 @@ void ps_coherence_meta(int fd);
  * by path): may it be a managed file? Said by one fstat, which the calls
  * above reuse for fd until ps_coherence_written. A write to a pipe, socket
  * or unmanaged file says no, so it is not mistaken for a write that may
- * explain a change the watcher sees (external.h). */
+ * explain a change the watcher sees (external.h). A yes counts the write
+ * as under way for the file's fills (file_own_begin) until
+ * ps_coherence_written. */
 int ps_coherence_writing(int fd);
 void ps_coherence_written(void);
 

@@ -82,17 +82,6 @@ void ps_external_own_end(void)
 	__atomic_sub_fetch(&own_in_flight, 1, __ATOMIC_SEQ_CST);
 }
 
-uint64_t ps_external_own_mark(void)
-{
-	return __atomic_load_n(&own_begun, __ATOMIC_SEQ_CST);
-}
-
-int ps_external_own_since(uint64_t mark)
-{
-	return __atomic_load_n(&own_in_flight, __ATOMIC_SEQ_CST) ||
-	       __atomic_load_n(&own_begun, __ATOMIC_SEQ_CST) != mark;
-}
-
 /* Check f. A change seen while a write of this process was under way or
  * began meanwhile may be that write, not yet noted: from the watcher
  * (`watched`) -EAGAIN says to look again later; at a lock the pages are

@@ -41,8 +41,6 @@
 #ifndef PAGESHIM_EXTERNAL_H
 #define PAGESHIM_EXTERNAL_H
 
-#include <stdint.h>
-
 struct ps_file;
 
 /* Remember f's current state as seen: after pageshim or the program wrote
@@ -61,12 +59,6 @@ void ps_external_unlocking(void);
  * no lock needed. */
 void ps_external_own_begin(void);
 void ps_external_own_end(void);
-/* Taken before reading a file: ps_external_own_since(mark) then says
- * whether an own write was under way or began meanwhile, so that bytes
- * changed since pageshim last read them may be that write, not yet told
- * (coherence.h), rather than a corruption. */
-uint64_t ps_external_own_mark(void);
-int ps_external_own_since(uint64_t mark);
 /* Watch f (new, or mapped again after being parked), stop watching it. */
 void ps_external_watch(struct ps_file *f);
 void ps_external_unwatch(struct ps_file *f);

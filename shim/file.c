@@ -43,10 +43,51 @@ unsigned file_count(void) { return __atomic_load_n(&nfiles, __ATOMIC_RELAXED); }
 #define FILTER_SLOTS 1024u
 static unsigned filter[FILTER_SLOTS];
 
-static unsigned *filter_slot(dev_t dev, ino_t ino)
+static unsigned slot_of(dev_t dev, ino_t ino)
 {
 	uint64_t h = ((uint64_t)ino * 0x9e3779b97f4a7c15ULL) ^ (uint64_t)dev;
-	return &filter[(h >> 32) % FILTER_SLOTS];
+	return (unsigned)((h >> 32) % FILTER_SLOTS);
+}
+
+static unsigned *filter_slot(dev_t dev, ino_t ino)
+{
+	return &filter[slot_of(dev, ino)];
+}
+
+/* file_own_begin's counts: one per filter slot, the last for paths. */
+static struct {
+	unsigned in_flight;
+	uint64_t begun;
+} own[FILTER_SLOTS + 1];
+
+static unsigned own_slot(dev_t dev, ino_t ino)
+{
+	return dev || ino ? slot_of(dev, ino) : FILTER_SLOTS;
+}
+
+void file_own_begin(dev_t dev, ino_t ino)
+{
+	unsigned s = own_slot(dev, ino);
+	__atomic_add_fetch(&own[s].in_flight, 1, __ATOMIC_SEQ_CST);
+	__atomic_add_fetch(&own[s].begun, 1, __ATOMIC_SEQ_CST);
+}
+
+void file_own_end(dev_t dev, ino_t ino)
+{
+	__atomic_sub_fetch(&own[own_slot(dev, ino)].in_flight, 1, __ATOMIC_SEQ_CST);
+}
+
+uint64_t file_own_mark(const struct ps_file *f)
+{
+	return __atomic_load_n(&own[own_slot(f->key.dev, f->key.ino)].begun, __ATOMIC_SEQ_CST) +
+	       __atomic_load_n(&own[FILTER_SLOTS].begun, __ATOMIC_SEQ_CST);
+}
+
+int file_own_since(const struct ps_file *f, uint64_t mark)
+{
+	return __atomic_load_n(&own[own_slot(f->key.dev, f->key.ino)].in_flight, __ATOMIC_SEQ_CST) ||
+	       __atomic_load_n(&own[FILTER_SLOTS].in_flight, __ATOMIC_SEQ_CST) ||
+	       file_own_mark(f) != mark;
 }
 
 int file_maybe_managed(dev_t dev, ino_t ino)
@@ -316,8 +357,10 @@ void file_put(struct ps_file *f)
 
 void file_fork_child(void)
 {
-	/* A thread of the parent may have been in a lock call. */
+	/* A thread of the parent may have been in a lock call, or writing. */
 	pthread_rwlock_init(&file_posix_locks, NULL);
+	for (unsigned s = 0; s <= FILTER_SLOTS; s++)
+		__atomic_store_n(&own[s].in_flight, 0, __ATOMIC_SEQ_CST);
 }
 
 static int transient(int err)

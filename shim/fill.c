@@ -6,9 +6,9 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 
 #include "cache.h"
-#include "external.h"
 #include "file.h"
 #include "guard.h"
 #include "init.h"
@@ -55,22 +55,37 @@ static void report_changed(struct ps_region *r, uint64_t fpage)
 			ps_opt.on_corrupt == PS_CORRUPT_SIGBUS ? "; refusing it" : "");
 }
 
+/* A write of this process to the file, under way while a fill read it,
+ * may have changed a page that coherence.c (which forgets the checksums of
+ * what the write covers once it returns) has not been told of yet. */
+enum own_write {
+	OWN_NONE,       /* none: a changed page is reported (refused under sigbus) */
+	OWN_WAIT,       /* one: a changed page sends the fill to read again */
+	OWN_TRUST,      /* one still, OWN_ROUNDS reads later: a change is the write's */
+};
+#define OWN_ROUNDS 5
+#define OWN_PAUSE_NS 20000      /* between them: a pwrite lands in microseconds */
+#define CHECK_AGAIN SIZE_MAX
+
 /* Checksum the pages read and record them; returns how many may be
- * installed (all, or those before a refused one). With `own` an own write
- * was under way during the read: a page it changed is not yet told
- * (coherence.c forgets its checksum once the write returns), so a change
- * is taken as that write's, recorded and neither reported nor refused.
- * Under f->lock read. */
-static size_t check_sums(struct ps_region *r, size_t page, size_t valid, const char *data, int own)
+ * installed (all, or those before a refused one), or CHECK_AGAIN for a
+ * changed page under OWN_WAIT (its checksum left as it was). Under f->lock
+ * read. */
+static size_t check_sums(struct ps_region *r, size_t page, size_t valid, const char *data,
+			 enum own_write own)
 {
-	int refuse = ps_opt.on_corrupt == PS_CORRUPT_SIGBUS && !own;
+	int refuse = ps_opt.on_corrupt == PS_CORRUPT_SIGBUS && own == OWN_NONE;
 	for (size_t i = 0; i < valid; i++) {
 		uint64_t fpage = r->pgoff + page + i;
-		if (file_record_sum(r->file, fpage, file_sum(data + i * PS_PAGE), refuse) && !own) {
-			report_changed(r, fpage);
-			if (refuse)
-				return i;
-		}
+		if (!file_record_sum(r->file, fpage, file_sum(data + i * PS_PAGE), refuse || own == OWN_WAIT))
+			continue;
+		if (own == OWN_WAIT)
+			return CHECK_AGAIN;
+		if (own == OWN_TRUST)
+			continue;
+		report_changed(r, fpage);
+		if (refuse)
+			return i;
 	}
 	return valid;
 }
@@ -118,12 +133,13 @@ static ssize_t fill_run(struct ps_fill_ctx *ctx, struct ps_region *r, size_t pag
 	char *buf = ctx->staging;
 	size_t install = 0, kept = 0, counted = 0;
 	int err = 0, asked = 0;         /* asked: for a stall site (stall.h) */
+	unsigned own_rounds = 0;
 	const char *why = NULL;
 
 	ps_cache_reserve((unsigned)n);
 	for (;;) {
 		uint64_t seq = __atomic_load_n(&f->seq, __ATOMIC_ACQUIRE);
-		uint64_t own = ps_external_own_mark();
+		uint64_t own = file_own_mark(f);
 		uint64_t t_io = ctx->trace ? ps_now_ns() : 0;
 		ssize_t got = file_read(f, buf, n * PS_PAGE, off);
 		if (ctx->trace)
@@ -162,7 +178,14 @@ static ssize_t fill_run(struct ps_fill_ctx *ctx, struct ps_region *r, size_t pag
 			pthread_rwlock_unlock(&f->lock);
 			continue;
 		}
-		install = check_sums(r, page, valid, buf, ps_external_own_since(own));
+		install = check_sums(r, page, valid, buf, !file_own_since(f, own) ? OWN_NONE
+							 : own_rounds < OWN_ROUNDS ? OWN_WAIT : OWN_TRUST);
+		if (install == CHECK_AGAIN) {
+			pthread_rwlock_unlock(&f->lock);
+			own_rounds++;
+			nanosleep(&(struct timespec){ .tv_nsec = OWN_PAUSE_NS }, NULL);
+			continue;
+		}
 		if (install) {
 			/* Counted before the copy wakes anyone, so a thread that reads
 			 * the stats right after its access finds its pages there;

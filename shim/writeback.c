@@ -167,6 +167,7 @@ static int writeback(struct ps_region *r, size_t a, size_t b, int spill)
 		 * inode's lock while it faults, and a fill it waits for must be
 		 * able to commit (which takes the file's lock for reading). */
 		ps_external_own_begin();       /* not another process's write */
+		file_own_begin(f->key.dev, f->key.ino);
 		ps_cache_lock();
 		size_t n = claim_run(r, p, b, st);
 		int err = 0;
@@ -187,6 +188,7 @@ static int writeback(struct ps_region *r, size_t a, size_t b, int spill)
 			ps_external_note(f);
 			pthread_rwlock_unlock(&f->lock);
 		}
+		file_own_end(f->key.dev, f->key.ino);
 		ps_external_own_end();
 		if (err) {
 			PS_COUNT(writeback_errors, 1);

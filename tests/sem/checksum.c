@@ -8,6 +8,8 @@
  *   - a page read, dropped (MADV_DONTNEED) and read again after the change
  *     is a checksum mismatch: counted, and with PAGESHIM_ON_CORRUPT=warn
  *     (the default) the new bytes are used, as the kernel would show them;
+ *   - the same while another thread keeps writing another managed file
+ *     (the process's own writes excuse a change only in their own file);
  *   - with PAGESHIM_ON_CORRUPT=sigbus the page is refused with SIGBUS
  *     BUS_ADRERR at the touched address, and the other pages stay right.
  * The sigbus case re-executes this program with the variable set (the
@@ -29,6 +31,18 @@ static void change_behind(const char *path, uint64_t page)
 	ok(msync(k, PAGE, MS_SYNC));
 	ok(munmap(k, PAGE));
 	ok(close(fd));
+}
+
+static volatile int writing;
+
+/* Keep writing 64 bytes at the start of the file open as *fd. */
+static void *write_other(void *fd)
+{
+	char b[64];
+	memset(b, 0x5a, sizeof b);
+	while (writing)
+		check(pwrite(*(int *)fd, b, sizeof b, 0) == sizeof b, "pwrite: %s", strerror(errno));
+	return NULL;
 }
 
 static int sigbus_case(const char *path)
@@ -78,6 +92,29 @@ int main(int argc, char **argv)
 		check(b.checksum_mismatches - a.checksum_mismatches == 1,
 		      "expected exactly one checksum mismatch, got %llu -> %llu",
 		      U(a.checksum_mismatches), U(b.checksum_mismatches));
+
+	/* the same while another thread keeps writing another managed file */
+	char *other = tpath("other");
+	make_file(other, LEN, SEED + 1);
+	int ofd = xopen(other, O_RDWR);
+	uint8_t *om = xmmap(LEN, PROT_READ, MAP_SHARED, ofd, 0);
+	expect_pattern(om + PAGE, PAGE, PAGE, SEED + 1, "the other file");
+	pthread_t t;
+	writing = 1;
+	check(pthread_create(&t, NULL, write_other, &ofd) == 0, "pthread_create");
+	stats_get(&a);
+	ok(madvise(m, 4 * PAGE, MADV_DONTNEED));
+	change_behind(path, 3);
+	expect_file(fd, m, 0, 4 * PAGE, "pages re-read while the process writes another file");
+	stats_get(&b);
+	writing = 0;
+	pthread_join(t, NULL);
+	if (T.shim)
+		check(b.checksum_mismatches - a.checksum_mismatches == 1,
+		      "while the process writes another file: expected one checksum mismatch, got %llu -> %llu",
+		      U(a.checksum_mismatches), U(b.checksum_mismatches));
+	ok(munmap(om, LEN));
+	ok(close(ofd));
 	ok(munmap(m, LEN));
 	ok(close(fd));
 	if (!T.shim) {
