@@ -228,31 +228,30 @@ static int maybe_managed_fd(int fd, struct stat *st)
 	       file_maybe_managed(st->st_dev, st->st_ino);
 }
 
-int ps_coherence_writing(int fd)
+void ps_coherence_writing(int fd)
 {
 	struct stat st;
 	int saved = errno;
 	told.fd = -1;
 	told.own = 0;
 	if (!file_count())
-		return 0;
+		return;
 	if (fd < 0) {
 		told.dev = 0;           /* a path: counted against every file */
 		told.ino = 0;
 	} else if (fstat(fd, &st)) {
 		errno = saved;
-		return 0;
+		return;
 	} else {
 		told.regular = S_ISREG(st.st_mode);
 		told.dev = st.st_dev;
 		told.ino = st.st_ino;
 		told.fd = fd;
 		if (!told.regular || !file_maybe_managed(st.st_dev, st.st_ino))
-			return 0;
+			return;
 	}
 	file_own_begin(told.dev, told.ino);
 	told.own = 1;
-	return 1;
 }
 
 void ps_coherence_written(void)

@@ -35,13 +35,12 @@ void ps_coherence_path(const char *path, uint64_t new_size);
 void ps_coherence_meta(int fd);
 
 /* A call of the program is about to change the file open as fd (-1: named
- * by path): may it be a managed file? Said by one fstat, which the calls
- * above reuse for fd until ps_coherence_written. A write to a pipe, socket
- * or unmanaged file says no, so it is not mistaken for a write that may
- * explain a change the watcher sees (external.h). A yes counts the write
- * as under way for the file's fills (file_own_begin) until
- * ps_coherence_written. */
-int ps_coherence_writing(int fd);
+ * by path). One fstat, which the calls above reuse for fd until
+ * ps_coherence_written, says whether it may be a managed file; if so the
+ * write counts as under way (file_own_begin) until ps_coherence_written,
+ * for the file's fills and for the watcher (external.h). A write to a
+ * pipe, socket or unmanaged file does not count. */
+void ps_coherence_writing(int fd);
 void ps_coherence_written(void);
 
 /* The other direction: before the program reads [off, off+len) of the file

@@ -66,22 +66,6 @@ void ps_external_note(struct ps_file *f)
 		remember(f, &st, 1);
 }
 
-/* The process's own writes under way (begun, times not yet noted), and
- * how many ever began (atomic). */
-static unsigned own_in_flight;
-static uint64_t own_begun;
-
-void ps_external_own_begin(void)
-{
-	__atomic_add_fetch(&own_in_flight, 1, __ATOMIC_SEQ_CST);
-	__atomic_add_fetch(&own_begun, 1, __ATOMIC_SEQ_CST);
-}
-
-void ps_external_own_end(void)
-{
-	__atomic_sub_fetch(&own_in_flight, 1, __ATOMIC_SEQ_CST);
-}
-
 /* Check f. A change seen while a write of this process was under way or
  * began meanwhile may be that write, not yet noted: from the watcher
  * (`watched`) -EAGAIN says to look again later; at a lock the pages are
@@ -89,8 +73,8 @@ void ps_external_own_end(void)
  * nor taken for racy. */
 static int check(struct ps_file *f, int watched)
 {
-	uint64_t begun = __atomic_load_n(&own_begun, __ATOMIC_SEQ_CST);
-	if (watched && __atomic_load_n(&own_in_flight, __ATOMIC_SEQ_CST))
+	uint64_t begun = file_own_mark(f);
+	if (watched && file_own_since(f, begun))
 		return -EAGAIN;
 	struct stat st;
 	int ret = 0;
@@ -104,8 +88,7 @@ static int check(struct ps_file *f, int watched)
 	 * another's. A write that set its mtime back is dropped the same way. */
 	int written = !same_time(st.st_mtim, f->seen_mtime) || st.st_size != f->seen_size;
 	int changed = written || !same_time(st.st_ctim, f->seen_ctime);
-	int uncertain = __atomic_load_n(&own_in_flight, __ATOMIC_SEQ_CST) ||
-			__atomic_load_n(&own_begun, __ATOMIC_SEQ_CST) != begun;
+	int uncertain = file_own_since(f, begun);
 	if (watched && changed && uncertain) {
 		ret = -EAGAIN;
 		goto out;
@@ -284,7 +267,6 @@ int ps_external_fork_child(void)
 	 * parent's to read. The child watches its files anew. */
 	if (ino >= 0)
 		close(ino);
-	__atomic_store_n(&own_in_flight, 0, __ATOMIC_SEQ_CST);  /* the parent's threads' */
 	int err = ps_external_start();
 	for (struct ps_file *f = file_next(NULL); f; f = file_next(f))
 		ps_external_watch(f);

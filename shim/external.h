@@ -25,9 +25,10 @@
  * Between those points, an inotify watch on every managed file (IN_MODIFY,
  * sent once a write is done) wakes a watcher thread, which checks the file
  * the same way at once. This process's own writes change the times too:
- * those to files that may be managed are bracketed (ps_external_own_begin/
- * end), and a change seen while one is under way, or that began meanwhile,
- * is looked at again 10 ms later. A change of ctime alone (the process's
+ * those to files that may be managed are bracketed (file_own_begin/end in
+ * file.h, until their new times are noted), and a change seen while one to
+ * the file is under way, or that began meanwhile, is looked at again 10 ms
+ * later. A change of ctime alone (the process's
  * fchmod, rename or link, which are not bracketed) drops the pages but is
  * not counted as another's.
  * Writes through another process's mapping send no event: those are seen
@@ -54,11 +55,6 @@ void ps_external_locked(void);
 /* A lock is about to be released: write back every written page. */
 void ps_external_unlocking(void);
 
-/* Around every write of a managed file by this process, from before the
- * write until its new times are noted (ps_external_note); any thread,
- * no lock needed. */
-void ps_external_own_begin(void);
-void ps_external_own_end(void);
 /* Watch f (new, or mapped again after being parked), stop watching it. */
 void ps_external_watch(struct ps_file *f);
 void ps_external_unwatch(struct ps_file *f);

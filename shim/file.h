@@ -130,11 +130,13 @@ int file_record_sum(struct ps_file *f, uint64_t fpage, uint64_t sum, int refuse)
 void file_set_sum(struct ps_file *f, uint64_t fpage, uint64_t sum);
 
 /* This process's writes to a file under way, from before the write until
- * coherence.c has been told of it, counted per slot of the inode filter
- * (files sharing a slot count together; dev 0 and ino 0, a file named by
- * path, counts against every file). A fill that read while one to its
- * file was under way may have seen bytes that write landed and not yet
- * told: file_own_mark before the read, file_own_since after. No lock. */
+ * coherence.c has been told of it and its new times noted, counted per
+ * slot of the inode filter (files sharing a slot count together; dev 0 and
+ * ino 0, a file named by path, counts against every file). A fill that
+ * read while one to its file was under way may have seen bytes that write
+ * landed and not yet told, and the watcher a change of times that is that
+ * write's (external.h): file_own_mark before, file_own_since after. No
+ * lock. */
 void file_own_begin(dev_t dev, ino_t ino);
 void file_own_end(dev_t dev, ino_t ino);
 uint64_t file_own_mark(const struct ps_file *f);

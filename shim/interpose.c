@@ -207,30 +207,15 @@ static uint64_t iov_bytes(const struct iovec *v, int c)
 		r_;                                             \
 	})
 
-/* Is this change to the file open as fd (-1: named by path) to be told
- * from another process's (external.h)? Only if it may be a managed file. */
-static int own_begin(int fd)
-{
-	if (bypass() || !ps_coherence_writing(fd))
-		return 0;
-	ps_external_own_begin();
-	return 1;
-}
-
-static void own_end(int own)
-{
-	ps_coherence_written();
-	if (own)
-		ps_external_own_end();
-}
-
-/* A call that changes a file, told apart from another process's change
- * until `follow` has noted it. */
+/* A call that changes the file open as fd (-1: named by path), told
+ * apart from another process's change until `follow` has noted it: a file
+ * that may be managed counts it as under way (ps_coherence_writing). */
 #define CHANGING(fd, call, follow)                                      \
 	({                                                              \
-		int own_ = own_begin(fd);                               \
+		if (!bypass())                                          \
+			ps_coherence_writing(fd);                       \
 		__typeof__(call) w_ = AFTER(call, follow);              \
-		own_end(own_);                                          \
+		ps_coherence_written();                                 \
 		w_;                                                     \
 	})
 

@@ -166,8 +166,7 @@ static int writeback(struct ps_region *r, size_t a, size_t b, int spill)
 		 * lock: a thread writing this file from this mapping holds the
 		 * inode's lock while it faults, and a fill it waits for must be
 		 * able to commit (which takes the file's lock for reading). */
-		ps_external_own_begin();       /* not another process's write */
-		file_own_begin(f->key.dev, f->key.ino);
+		file_own_begin(f->key.dev, f->key.ino); /* not another process's write */
 		ps_cache_lock();
 		size_t n = claim_run(r, p, b, st);
 		int err = 0;
@@ -189,7 +188,6 @@ static int writeback(struct ps_region *r, size_t a, size_t b, int spill)
 			pthread_rwlock_unlock(&f->lock);
 		}
 		file_own_end(f->key.dev, f->key.ino);
-		ps_external_own_end();
 		if (err) {
 			PS_COUNT(writeback_errors, 1);
 			ps_warn("cannot write %zu page(s) of %s at offset %llu %s: %s", n, f->path,
